@@ -1,0 +1,255 @@
+"""Multi-head attention on ``scaled_dot_product_attention``, and its pre-norm cross- and self-attention forms."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from perceiver.model.core.kv_cache import KVCache
+from perceiver.model.core.position import RotaryPositionEmbedding
+from perceiver.model.core.utils import ModuleOutput, require_divisible, require_optional_positive, require_positive
+
+
+def attention_mask(
+    pad_mask: torch.Tensor | None, n_q: int, n_k: int, causal: bool, device: torch.device
+) -> torch.Tensor | None:
+    """Boolean SDPA mask (``True`` = attend) of shape ``(b or 1, 1, n_q or 1, n_k)``, or ``None`` for no mask.
+
+    The causal mask is right-aligned: query ``i`` sees keys ``j <= i + n_k - n_q``.
+    """
+    mask = None
+    if pad_mask is not None:
+        mask = ~pad_mask[:, None, None, :]
+    if causal:
+        i = torch.arange(n_q, device=device).unsqueeze(1)
+        j = torch.arange(n_k, device=device).unsqueeze(0)
+        causal_mask = (j <= i + (n_k - n_q))[None, None]
+        mask = causal_mask if mask is None else mask & causal_mask
+    return mask
+
+
+def masked_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
+    scale: float,
+) -> torch.Tensor:
+    """SDPA where query rows without any visible key return zeros instead of NaN."""
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
+    # Rows with no visible key: let them attend everywhere (finite values and gradients), then zero them.
+    has_key = mask.any(dim=-1, keepdim=True)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p, scale=scale)
+    return out * has_key.to(out.dtype)
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(
+        self,
+        num_heads: int,
+        num_q_input_channels: int,
+        num_kv_input_channels: int,
+        num_qk_channels: int | None = None,
+        num_v_channels: int | None = None,
+        num_output_channels: int | None = None,
+        max_heads_parallel: int | None = None,
+        causal_attention: bool = False,
+        dropout: float = 0.0,
+        qkv_bias: bool = True,
+        out_bias: bool = True,
+    ):
+        """Multi-head attention (Vaswani et al. 2017) with separate query/key and value channel counts.
+
+        :param num_qk_channels: query/key channels over all heads (default: ``num_q_input_channels``).
+        :param num_v_channels: value channels over all heads (default: ``num_qk_channels``).
+        :param num_output_channels: output channels (default: ``num_q_input_channels``).
+        :param max_heads_parallel: compute attention for at most this many heads at a time (default: all).
+        :param causal_attention: right-aligned causal mask (query ``i`` sees keys up to ``i + n_k - n_q``).
+        :param dropout: dropout on the attention probabilities (training only).
+        """
+        super().__init__()
+        require_positive(
+            num_heads=num_heads, num_q_input_channels=num_q_input_channels, num_kv_input_channels=num_kv_input_channels
+        )
+        require_optional_positive(
+            num_qk_channels=num_qk_channels,
+            num_v_channels=num_v_channels,
+            num_output_channels=num_output_channels,
+            max_heads_parallel=max_heads_parallel,
+        )
+        num_qk_channels = num_qk_channels or num_q_input_channels
+        num_v_channels = num_v_channels or num_qk_channels
+        num_output_channels = num_output_channels or num_q_input_channels
+        require_divisible("num_qk_channels", num_qk_channels, num_heads)
+        require_divisible("num_v_channels", num_v_channels, num_heads)
+
+        self.num_heads = num_heads
+        self.num_qk_channels = num_qk_channels
+        self.num_v_channels = num_v_channels
+        self.dp_scale = (num_qk_channels // num_heads) ** -0.5
+        self.max_heads_parallel = max_heads_parallel or num_heads
+        self.causal_attention = causal_attention
+        self.dropout = dropout
+
+        self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels, bias=qkv_bias)
+        self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels, bias=qkv_bias)
+        self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels, bias=qkv_bias)
+        self.o_proj = nn.Linear(num_v_channels, num_output_channels, bias=out_bias)
+
+    def empty_kv_cache(self, x: torch.Tensor, capacity: int) -> KVCache:
+        """A cache for ``capacity`` keys and values of this layer, on ``x``'s batch size, dtype and device."""
+        return KVCache(x.shape[0], capacity, self.num_qk_channels, self.num_v_channels, x.dtype, x.device)
+
+    def forward(
+        self,
+        x_q: torch.Tensor,
+        x_kv: torch.Tensor,
+        pad_mask: torch.Tensor | None = None,
+        rot_pos_emb_q: RotaryPositionEmbedding | None = None,
+        rot_pos_emb_k: RotaryPositionEmbedding | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> ModuleOutput:
+        """
+        :param x_q: queries ``(b, n_q, c_q)``.
+        :param x_kv: keys/values input ``(b, n_kv, c_kv)``; with a cache only the new entries.
+        :param pad_mask: ``(b, n_k)`` bool, ``True`` = padding, over all keys (cached ones included).
+        :param kv_cache: updated in place with the projected keys and values of ``x_kv``.
+        """
+        q = self.q_proj(x_q)
+        k = self.k_proj(x_kv)
+        v = self.v_proj(x_kv)
+        if kv_cache is not None:
+            k, v = kv_cache.update(k, v)
+
+        b, n_q, n_k = q.shape[0], q.shape[1], k.shape[1]
+        if pad_mask is not None:
+            check_pad_mask(pad_mask, b, n_k)
+
+        q, k, v = (t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for t in (q, k, v))
+        if rot_pos_emb_q is not None:
+            q = rot_pos_emb_q.rotate(q)
+        if rot_pos_emb_k is not None:
+            k = rot_pos_emb_k.rotate(k)
+
+        mask = attention_mask(pad_mask, n_q, n_k, self.causal_attention, q.device)
+        dropout_p = self.dropout if self.training else 0.0
+
+        if self.max_heads_parallel >= self.num_heads:
+            o = masked_attention(q, k, v, mask, dropout_p, self.dp_scale)
+        else:
+            chunks = [
+                masked_attention(q[:, h : h + self.max_heads_parallel], k[:, h : h + self.max_heads_parallel],
+                                 v[:, h : h + self.max_heads_parallel], mask, dropout_p, self.dp_scale)
+                for h in range(0, self.num_heads, self.max_heads_parallel)
+            ]  # fmt: skip
+            o = torch.cat(chunks, dim=1)
+
+        o = self.o_proj(o.transpose(1, 2).flatten(2))
+        return ModuleOutput(last_hidden_state=o, kv_cache=kv_cache)
+
+
+def check_pad_mask(pad_mask: torch.Tensor, batch_size: int, num_keys: int) -> None:
+    if pad_mask.dtype != torch.bool:
+        raise TypeError(f"pad_mask must be a bool tensor (True = padding), got dtype {pad_mask.dtype}")
+    if tuple(pad_mask.shape) != (batch_size, num_keys):
+        raise ValueError(
+            f"pad_mask must have shape (batch_size, num_keys) = {(batch_size, num_keys)}, got {tuple(pad_mask.shape)}"
+        )
+
+
+class CrossAttention(nn.Module):
+    def __init__(
+        self,
+        num_heads: int,
+        num_q_input_channels: int,
+        num_kv_input_channels: int,
+        num_qk_channels: int | None = None,
+        num_v_channels: int | None = None,
+        max_heads_parallel: int | None = None,
+        causal_attention: bool = False,
+        dropout: float = 0.0,
+        qkv_bias: bool = True,
+        out_bias: bool = True,
+    ):
+        """Pre-layer-norm cross-attention: queries and keys/values are normalised separately."""
+        super().__init__()
+        self.q_norm = nn.LayerNorm(num_q_input_channels)
+        self.kv_norm = nn.LayerNorm(num_kv_input_channels)
+        self.attention = MultiHeadAttention(
+            num_heads=num_heads,
+            num_q_input_channels=num_q_input_channels,
+            num_kv_input_channels=num_kv_input_channels,
+            num_qk_channels=num_qk_channels,
+            num_v_channels=num_v_channels,
+            max_heads_parallel=max_heads_parallel,
+            causal_attention=causal_attention,
+            dropout=dropout,
+            qkv_bias=qkv_bias,
+            out_bias=out_bias,
+        )
+
+    def forward(
+        self,
+        x_q: torch.Tensor,
+        x_kv: torch.Tensor | None = None,
+        x_kv_prefix: torch.Tensor | None = None,
+        pad_mask: torch.Tensor | None = None,
+        rot_pos_emb_q: RotaryPositionEmbedding | None = None,
+        rot_pos_emb_k: RotaryPositionEmbedding | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> ModuleOutput:
+        """With ``x_kv=None`` the keys/values are ``x_kv_prefix`` followed by the queries themselves (the Perceiver
+        AR hybrid layer: latents attend to the prefix and to each other)."""
+        x_q = self.q_norm(x_q)
+        if x_kv is None:
+            if x_kv_prefix is None:
+                raise ValueError("Either x_kv or x_kv_prefix must be given")
+            x_kv = torch.cat([self.kv_norm(x_kv_prefix), x_q], dim=1)
+        else:
+            x_kv = self.kv_norm(x_kv)
+        return self.attention(
+            x_q, x_kv, pad_mask=pad_mask, rot_pos_emb_q=rot_pos_emb_q, rot_pos_emb_k=rot_pos_emb_k, kv_cache=kv_cache
+        )
+
+
+class SelfAttention(nn.Module):
+    def __init__(
+        self,
+        num_heads: int,
+        num_channels: int,
+        num_qk_channels: int | None = None,
+        num_v_channels: int | None = None,
+        max_heads_parallel: int | None = None,
+        causal_attention: bool = False,
+        dropout: float = 0.0,
+        qkv_bias: bool = True,
+        out_bias: bool = True,
+    ):
+        """Pre-layer-norm self-attention."""
+        super().__init__()
+        self.norm = nn.LayerNorm(num_channels)
+        self.attention = MultiHeadAttention(
+            num_heads=num_heads,
+            num_q_input_channels=num_channels,
+            num_kv_input_channels=num_channels,
+            num_qk_channels=num_qk_channels,
+            num_v_channels=num_v_channels,
+            max_heads_parallel=max_heads_parallel,
+            causal_attention=causal_attention,
+            dropout=dropout,
+            qkv_bias=qkv_bias,
+            out_bias=out_bias,
+        )
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        pad_mask: torch.Tensor | None = None,
+        rot_pos_emb: RotaryPositionEmbedding | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> ModuleOutput:
+        x = self.norm(x)
+        return self.attention(
+            x, x, pad_mask=pad_mask, rot_pos_emb_q=rot_pos_emb, rot_pos_emb_k=rot_pos_emb, kv_cache=kv_cache
+        )

@@ -1,0 +1,64 @@
+"""A key/value cache in preallocated buffers with a length counter."""
+
+import torch
+
+
+class KVCache:
+    """Projected, un-rotated keys and values of one attention layer, shape ``(batch, capacity, channels)``.
+
+    ``update`` writes new entries after the ones already held and returns views of everything held so far:
+    no ``torch.cat`` per step, and the buffers never change shape. ``length`` counts the valid entries.
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        capacity: int,
+        num_qk_channels: int,
+        num_v_channels: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ):
+        if capacity <= 0:
+            raise ValueError(f"capacity must be > 0, got {capacity}")
+        self.k = torch.zeros(batch_size, capacity, num_qk_channels, dtype=dtype, device=device)
+        self.v = torch.zeros(batch_size, capacity, num_v_channels, dtype=dtype, device=device)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def batch_size(self) -> int:
+        return self.k.shape[0]
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = k.shape[1]
+        end = self.length + n
+        if end > self.capacity:
+            raise ValueError(
+                f"KV cache overflow: {self.length} cached + {n} new entries exceed its capacity {self.capacity}"
+            )
+        if k.shape[0] != self.batch_size:
+            raise ValueError(f"KV cache holds batch size {self.batch_size}, got keys of batch size {k.shape[0]}")
+        self.k[:, self.length : end] = k.to(self.k.dtype)
+        self.v[:, self.length : end] = v.to(self.v.dtype)
+        self.length = end
+        return self.k[:, :end], self.v[:, :end]
+
+    def reset(self) -> None:
+        self.length = 0
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Select batch rows in place (beam search)."""
+        self.k = self.k.index_select(0, index.to(self.k.device))
+        self.v = self.v.index_select(0, index.to(self.v.device))
+
+    def to(self, *args, **kwargs) -> "KVCache":
+        self.k = self.k.to(*args, **kwargs)
+        self.v = self.v.to(*args, **kwargs)
+        return self
+
+    def __repr__(self) -> str:
+        return f"KVCache(length={self.length}, capacity={self.capacity}, batch_size={self.batch_size})"
