@@ -185,9 +185,7 @@ class CausalSequenceModel(PerceiverAR):
             num_heads=config.num_heads,
         )
         if config.max_latents > config.max_seq_len:
-            raise ValueError(
-                f"max_latents ({config.max_latents}) must be <= max_seq_len ({config.max_seq_len})"
-            )
+            raise ValueError(f"max_latents ({config.max_latents}) must be <= max_seq_len ({config.max_seq_len})")
         if config.num_channels % config.num_heads != 0:
             raise ValueError(
                 f"num_channels must be divisible by num_heads, got num_channels={config.num_channels} "
