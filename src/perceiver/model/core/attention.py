@@ -121,6 +121,7 @@ class MultiHeadAttention(nn.Module):
         v = self.v_proj(x_kv)
         if kv_cache is not None:
             k, v = kv_cache.update(k, v)
+            k, v = k.to(q.dtype), v.to(q.dtype)  # the cache keeps its own dtype under autocast
 
         b, n_q, n_k = q.shape[0], q.shape[1], k.shape[1]
         if pad_mask is not None:

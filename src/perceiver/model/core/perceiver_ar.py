@@ -116,15 +116,14 @@ class PerceiverAR(nn.Module):
         if pad_mask is not None:
             check_pad_mask(pad_mask, b, seq_len)
 
-        if kv_cache is not None:
-            if self.training and self.cross_attention_dropout > 0.0 and prefix_len > 0:
-                raise ValueError("cross-attention dropout not supported with caching")
-            if len(kv_cache) == 0:
-                kv_cache.extend(self.empty_kv_cache(x, *self.default_kv_cache_capacity(n, n - prefix_len)))
+        if kv_cache is not None and self.training and self.cross_attention_dropout > 0.0 and prefix_len > 0:
+            raise ValueError("cross-attention dropout not supported with caching")
 
         shift = None if pad_mask is None else pad_mask.sum(dim=1, keepdim=True)
         abs_pos = positions(b, seq_len, shift=shift, device=x.device)
         x_emb, frq_pos_enc = self.input_adapter(x, abs_pos=abs_pos)
+        if kv_cache is not None and len(kv_cache) == 0:
+            kv_cache.extend(self.empty_kv_cache(x_emb, *self.default_kv_cache_capacity(n, n - prefix_len)))
         frq_pos_enc = frq_pos_enc.unsqueeze(1)  # (b, 1, seq_len, d): broadcast over heads
 
         x_prefix, x_latent = x_emb[:, :prefix_len], x_emb[:, prefix_len:]

@@ -66,16 +66,24 @@ def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
 class FourierPositionEncoding(nn.Module):
     """Fourier features of a spatial grid: ``[pos, sin(pi*f*pos), cos(pi*f*pos)]`` per spatial dimension.
 
-    Coordinates are ``linspace(-1, 1)`` per dimension; frequencies ``linspace(1, size/2, num_frequency_bands)``.
-    The encoding is a buffer of shape ``(prod(input_shape), num_position_encoding_channels())``.
+    Coordinates are ``linspace(-1, 1)`` per dimension; frequencies ``linspace(1, r/2, num_frequency_bands)`` where
+    ``r`` is the dimension's size, or its entry in ``max_resolution`` when given (a grid coarser than the resolution
+    the frequencies were chosen for, as after a strided convolution). The encoding is a buffer of shape
+    ``(prod(input_shape), num_position_encoding_channels())``.
     """
 
-    def __init__(self, input_shape: Sequence[int], num_frequency_bands: int, include_positions: bool = True):
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        num_frequency_bands: int,
+        include_positions: bool = True,
+        max_resolution: Sequence[int] | None = None,
+    ):
         super().__init__()
         self.input_shape = tuple(input_shape)
         self.num_frequency_bands = num_frequency_bands
         self.include_positions = include_positions
-        encoding = fourier_features(self.input_shape, num_frequency_bands, include_positions)
+        encoding = fourier_features(self.input_shape, num_frequency_bands, include_positions, max_resolution)
         self.register_buffer("position_encoding", encoding)
 
     def num_position_encoding_channels(self, include_positions: bool | None = None) -> int:
@@ -92,11 +100,25 @@ def spatial_positions(input_shape: Sequence[int]) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*coords, indexing="ij"), dim=-1)
 
 
-def fourier_features(input_shape: Sequence[int], num_frequency_bands: int, include_positions: bool = True):
+def fourier_features(
+    input_shape: Sequence[int],
+    num_frequency_bands: int,
+    include_positions: bool = True,
+    max_resolution: Sequence[int] | None = None,
+) -> torch.Tensor:
     pos = spatial_positions(input_shape).reshape(-1, len(input_shape))
+    return fourier_encode(pos, max_resolution or input_shape, num_frequency_bands, include_positions)
+
+
+def fourier_encode(
+    pos: torch.Tensor, max_resolution: Sequence[int], num_frequency_bands: int, include_positions: bool = True
+) -> torch.Tensor:
+    """Fourier features of arbitrary coordinates ``pos`` of shape ``(..., d)`` in [-1, 1]: the last dimension
+    becomes ``[pos, sin(all dims x bands), cos(all dims x bands)]`` (DeepMind's channel order)."""
     # one frequency ramp per spatial dimension, up to its Nyquist frequency
-    freqs = torch.stack([torch.linspace(1.0, size / 2.0, steps=num_frequency_bands) for size in input_shape])
-    angles = (pos.unsqueeze(-1) * freqs).flatten(1) * math.pi  # (n, dims * bands), dimension-major
+    freqs = torch.stack([torch.linspace(1.0, r / 2.0, steps=num_frequency_bands) for r in max_resolution])
+    freqs = freqs.to(pos.device)
+    angles = (pos.unsqueeze(-1) * freqs).flatten(-2) * math.pi  # (..., dims * bands), dimension-major
     parts = [pos] if include_positions else []
     parts += [torch.sin(angles), torch.cos(angles)]
     return torch.cat(parts, dim=-1)

@@ -1,0 +1,256 @@
+"""Lightning base classes shared by the task models: Perceiver IO (encoder/decoder configs), classifiers and
+Perceiver AR causal sequence models.
+
+Task modules subclass these, build their backend as ``self.model`` and implement ``step``. Optimizers and
+learning-rate schedules are not part of the modules: the CLI (``perceiver.scripts.cli``) adds them, or a subclass
+defines ``configure_optimizers``.
+"""
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
+
+from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
+
+IGNORE_INDEX = -100
+
+
+def is_checkpoint(path: str | os.PathLike | None) -> bool:
+    """Whether ``params`` names a Lightning checkpoint (by extension) rather than a Hugging Face model."""
+    return path is not None and str(path).endswith(".ckpt")
+
+
+def as_dataclass(value: Any, cls: type, name: str) -> Any:
+    """Accept a config as a dataclass instance or as the dict ``asdict`` made of one (checkpoint hparams)."""
+    if isinstance(value, cls):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        from perceiver.model.core.huggingface import dataclass_from_dict
+
+        return dataclass_from_dict(cls, value)
+    raise TypeError(f"{name} must be a {cls.__name__} or a dict of its fields, got {type(value).__name__}")
+
+
+def log_text(module: pl.LightningModule, tag: str, text: str) -> None:
+    """Log ``text`` to the logger's text panel where it has one (TensorBoard), and to the console."""
+    logger = module.logger
+    experiment = getattr(logger, "experiment", None) if logger is not None else None
+    if experiment is not None and hasattr(experiment, "add_text"):
+        experiment.add_text(tag, text, module.global_step)
+    rank_zero_info(f"{tag} (step {module.global_step}):\n{text}")
+
+
+class ConfigHparamsMixin:
+    """Stores dataclass hyperparameters as plain dicts, so checkpoints load with ``torch.load(weights_only=True)``
+    and the hparams YAML stays readable."""
+
+    def _dataclass_hparams_to_dicts(self) -> None:
+        for hparams in (self._hparams, self._hparams_initial):
+            for key, value in list(hparams.items()):
+                if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    hparams[key] = dataclasses.asdict(value)
+
+
+class LitPerceiverIO(ConfigHparamsMixin, pl.LightningModule):
+    """Base of Perceiver IO task modules. Subclasses set ``encoder_config_class`` / ``decoder_config_class`` and
+    build ``self.model`` from ``self.encoder_config`` / ``self.decoder_config``."""
+
+    encoder_config_class: type = EncoderConfig
+    decoder_config_class: type = DecoderConfig
+
+    def __init__(
+        self,
+        encoder: EncoderConfig,
+        decoder: DecoderConfig,
+        num_latents: int,
+        num_latent_channels: int,
+        activation_checkpointing: bool = False,
+        activation_offloading: bool = False,
+        params: str | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self._dataclass_hparams_to_dicts()
+        self.encoder_config = as_dataclass(encoder, self.encoder_config_class, "encoder")
+        self.decoder_config = as_dataclass(decoder, self.decoder_config_class, "decoder")
+
+    @property
+    def backend_model(self) -> nn.Module:
+        return self.model
+
+    @property
+    def backend_config(self) -> PerceiverIOConfig:
+        return PerceiverIOConfig(
+            encoder=self.encoder_config,
+            decoder=self.decoder_config,
+            num_latents=self.hparams.num_latents,
+            num_latent_channels=self.hparams.num_latent_channels,
+            activation_checkpointing=self.hparams.activation_checkpointing,
+            activation_offloading=self.hparams.activation_offloading,
+        )
+
+    @classmethod
+    def create(cls, config: PerceiverIOConfig, *args: Any, **kwargs: Any) -> "LitPerceiverIO":
+        """Build the module from a backend config; ``kwargs`` are the module's other arguments."""
+        return cls(
+            config.encoder,
+            config.decoder,
+            *args,
+            num_latents=config.num_latents,
+            num_latent_channels=config.num_latent_channels,
+            activation_checkpointing=config.activation_checkpointing,
+            activation_offloading=config.activation_offloading,
+            **kwargs,
+        )
+
+    @classmethod
+    def load_from_checkpoint(cls, *args: Any, params: str | None = None, **kwargs: Any):
+        # Weights come from the checkpoint: do not load them a second time from the ``params`` it was built with.
+        return super().load_from_checkpoint(*args, params=params, **kwargs)
+
+    def load_backend_params(self, params: str, hf_model_loader: Callable[[str], nn.Module]) -> None:
+        """Copy backend weights from a Lightning checkpoint of this class or from a Hugging Face model (hub id or
+        local folder) that ``hf_model_loader`` loads."""
+        self.model.load_state_dict(load_backend_state_dict(type(self), params, hf_model_loader))
+
+
+def load_backend_state_dict(
+    lit_class: type[pl.LightningModule], params: str, hf_model_loader: Callable[[str], nn.Module]
+) -> dict[str, torch.Tensor]:
+    if is_checkpoint(params):
+        if not os.path.exists(params) and "://" not in str(params):
+            raise FileNotFoundError(f"params checkpoint not found: {params}")
+        return lit_class.load_from_checkpoint(params, map_location="cpu").model.state_dict()
+    return hf_model_loader(params).backend_model.state_dict()
+
+
+class LitClassifier(LitPerceiverIO):
+    """Perceiver IO classifier: cross-entropy loss and accuracy. Subclasses implement ``step(batch)`` returning
+    ``(logits, labels)``. Logs ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``test_loss``,
+    ``test_acc``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        from torchmetrics.classification import MulticlassAccuracy
+
+        num_classes = self.decoder_config.num_classes
+        # One metric object per stage: torchmetrics accumulates state per object.
+        self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+
+    def step(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _loss_and_metric(self, batch: Any, metric: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, y = self.step(batch)
+        loss = F.cross_entropy(logits, y)
+        metric(logits.argmax(dim=-1), y)
+        return loss, logits
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss, _ = self._loss_and_metric(batch, self.train_acc)
+        self.log("train_loss", loss)
+        self.log("train_acc", self.train_acc, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        loss, _ = self._loss_and_metric(batch, self.val_acc)
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True)
+        self.log("val_acc", self.val_acc, prog_bar=True)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        loss, _ = self._loss_and_metric(batch, self.test_acc)
+        self.log("test_loss", loss, sync_dist=True)
+        self.log("test_acc", self.test_acc)
+
+
+class LitCausalSequenceModel(pl.LightningModule):
+    """Base of Perceiver AR task modules (causal language model, symbolic audio model).
+
+    Batches are ``(labels, input_ids, pad_mask)`` with labels the inputs shifted by one. The last ``max_latents``
+    positions of each training sequence are latents; the loss covers only them. Subclasses build ``self.model``
+    (a ``CausalSequenceModel``).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_seq_len: int,
+        max_latents: int = 512,
+        num_channels: int = 512,
+        num_heads: int = 8,
+        max_heads_parallel: int | None = None,
+        num_self_attention_layers: int = 6,
+        num_self_attention_rotary_layers: int = 1,
+        self_attention_widening_factor: int = 4,
+        cross_attention_widening_factor: int = 4,
+        cross_attention_dropout: float = 0.5,
+        post_attention_dropout: float = 0.0,
+        residual_dropout: float = 0.0,
+        output_norm: bool = False,
+        output_bias: bool = True,
+        abs_pos_emb: bool = True,
+        init_scale: float = 0.02,
+        activation_checkpointing: bool = False,
+        activation_offloading: bool = False,
+        validation_sample_prompt: str | None = None,
+        validation_sample_record: int | None = None,
+        params: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+
+    @property
+    def backend_model(self) -> nn.Module:
+        return self.model
+
+    @classmethod
+    def create(cls, config: Any, **kwargs: Any) -> "LitCausalSequenceModel":
+        """Build the module from a backend config dataclass; ``kwargs`` are the module's other arguments."""
+        return cls(**dataclasses.asdict(config), **kwargs)
+
+    @classmethod
+    def load_from_checkpoint(cls, *args: Any, params: str | None = None, **kwargs: Any):
+        return super().load_from_checkpoint(*args, params=params, **kwargs)
+
+    def load_backend_params(self, params: str, hf_model_loader: Callable[[str], nn.Module]) -> None:
+        self.model.load_state_dict(load_backend_state_dict(type(self), params, hf_model_loader))
+
+    def forward(self, x: torch.Tensor, prefix_len: int, pad_mask: torch.Tensor | None = None) -> Any:
+        return self.model(x, prefix_len=prefix_len, pad_mask=pad_mask)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+        labels, x, pad_mask = batch
+        max_latents = self.hparams.max_latents
+        seq_len = x.shape[1]
+        if seq_len < max_latents:
+            raise ValueError(f"Training sequence length must be at least {max_latents} (= max_latents)")
+        if pad_mask is not None:
+            labels = labels.masked_fill(pad_mask, IGNORE_INDEX)
+        logits = self(x, prefix_len=seq_len - max_latents, pad_mask=pad_mask).logits
+        labels = labels[:, -logits.shape[1] :]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = self.step(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        loss = self.step(batch)
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        loss = self.step(batch)
+        self.log("test_loss", loss, sync_dist=True)
