@@ -9,6 +9,10 @@ from perceiver.model.core import CausalSequenceModel, CausalSequenceModelConfig,
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "clm"
 
 
+def ids(n: int) -> torch.Tensor:
+    return torch.randint(0, 40, (2, n))
+
+
 def tiny_config(**overrides) -> CausalSequenceModelConfig:
     fields = dict(
         vocab_size=40, max_seq_len=32, max_latents=8, num_channels=32, num_heads=4, num_self_attention_layers=2
@@ -77,14 +81,14 @@ def test_cross_attention_dropout_keeps_prefix_count_and_is_off_in_eval():
 
 def test_cross_attention_dropout_zero_equals_eval():
     model = CausalSequenceModel(tiny_config(cross_attention_dropout=0.0))
-    x = torch.randint(0, 40, (2, 20))
+    x = ids(20)
     train = model.train()(x, prefix_len=12).logits
     torch.testing.assert_close(train, model.eval()(x, prefix_len=12).logits)
 
 
 def test_bf16_autocast_forward_and_backward_are_finite():
     model = CausalSequenceModel(tiny_config())
-    x = torch.randint(0, 40, (2, 20))
+    x = ids(20)
     pad_mask = torch.zeros(2, 20, dtype=torch.bool)
     pad_mask[1, :5] = True
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -104,7 +108,7 @@ def test_activation_checkpointing_gives_same_gradients():
     plain = CausalSequenceModel(tiny_config(cross_attention_dropout=0.0))
     ckpt = CausalSequenceModel(tiny_config(cross_attention_dropout=0.0, activation_checkpointing=True))
     ckpt.load_state_dict(plain.state_dict())
-    x = torch.randint(0, 40, (2, 20))
+    x = ids(20)
     plain(x, prefix_len=10).logits.square().sum().backward()
     ckpt(x, prefix_len=10).logits.square().sum().backward()
     for (name, p), q in zip(plain.named_parameters(), ckpt.parameters()):
@@ -114,15 +118,15 @@ def test_activation_checkpointing_gives_same_gradients():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda m: m(torch.randint(0, 40, (2, 20)), prefix_len=20), ValueError, r"prefix_len \(20\) out of valid range \[0..20\)"),
-        (lambda m: m(torch.randint(0, 40, (2, 20)), prefix_len=-1), ValueError, r"prefix_len \(-1\) out of valid range"),
-        (lambda m: m(torch.randint(0, 40, (2, 30)), prefix_len=25), ValueError, r"prefix_len \(25\) exceeds max_prefix_len \(24\)"),
-        (lambda m: m(torch.randint(0, 40, (2, 33)), prefix_len=20), ValueError, "exceeds max_seq_len"),
+        (lambda m: m(ids(20), prefix_len=20), ValueError, r"prefix_len \(20\) out of valid range \[0..20\)"),
+        (lambda m: m(ids(20), prefix_len=-1), ValueError, r"prefix_len \(-1\) out of valid range"),
+        (lambda m: m(ids(30), prefix_len=25), ValueError, r"prefix_len \(25\) exceeds max_prefix_len \(24\)"),
+        (lambda m: m(ids(33), prefix_len=20), ValueError, "exceeds max_seq_len"),
         (lambda m: m(torch.full((2, 20), 40), prefix_len=10), ValueError, r"outside the vocabulary \[0..39\]"),
         (lambda m: m(torch.full((2, 20), -1), prefix_len=10), ValueError, "outside the vocabulary"),
         (lambda m: m(torch.rand(2, 20), prefix_len=10), TypeError, "integer token ids"),
-        (lambda m: m(torch.randint(0, 40, (2, 20)), prefix_len=10, pad_mask=torch.zeros(2, 19, dtype=torch.bool)), ValueError, "pad_mask must have shape"),
-        (lambda m: m(torch.randint(0, 40, (2, 20)), prefix_len=10.0), TypeError, "prefix_len must be an int"),
+        (lambda m: m(ids(20), prefix_len=10, pad_mask=torch.zeros(2, 19).bool()), ValueError, "pad_mask must have"),
+        (lambda m: m(ids(20), prefix_len=10.0), TypeError, "prefix_len must be an int"),
     ],
 )  # fmt: skip
 def test_invalid_forward_inputs(call, error, match):
