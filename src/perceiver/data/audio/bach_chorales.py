@@ -1,0 +1,96 @@
+"""Bach's four-part chorales as MIDI, converted from the corpus that ships with music21 (offline training data)."""
+
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
+
+from perceiver.data.audio.symbolic import SymbolicAudioDataModule, find_midi_files
+
+CONVERTED_MARKER = ".converted"
+VALID_EVERY = 10  # every 10th chorale (by corpus name) is held out for validation
+
+
+def chorale_names() -> list[str]:
+    """music21 corpus names of the Bach chorales (``bach/bwv66.6`` ...), sorted."""
+    from music21 import corpus
+
+    return sorted(f"bach/{Path(p).stem}" for p in corpus.getComposer("bach"))
+
+
+def chorale_to_midi(name: str) -> bytes:
+    """The MIDI bytes of chorale ``name`` (one track per voice, piano sound)."""
+    from music21 import corpus, midi
+
+    return midi.translate.streamToMidiFile(corpus.parse(name)).writestr()
+
+
+def _convert(args: tuple[str, str]) -> str | None:
+    name, path = args
+    try:
+        Path(path).write_bytes(chorale_to_midi(name))
+        return None
+    except Exception as e:  # a few chorales have malformed repeats that music21 cannot expand
+        return f"skipping chorale {name}: {type(e).__name__}: {e}"
+
+
+def write_bach_chorales(
+    target_dir: str | Path, num_workers: int = 1, max_chorales: int | None = None
+) -> tuple[list[Path], list[Path]]:
+    """Convert the chorales into ``target_dir/train/*.mid`` and ``target_dir/valid/*.mid``.
+
+    :param max_chorales: convert only the first ``max_chorales`` (by name); ``None`` = all.
+    :return: ``(train_files, valid_files)`` that were written.
+    """
+    if max_chorales is not None and max_chorales < 2:
+        raise ValueError(f"max_chorales must be at least 2 (one train and one valid chorale), got {max_chorales}")
+    target_dir = Path(target_dir)
+    names = chorale_names()[:max_chorales]
+    jobs = []
+    for i, name in enumerate(names):
+        split = "valid" if i % VALID_EVERY == VALID_EVERY - 1 or (len(names) < VALID_EVERY and i == 0) else "train"
+        (target_dir / split).mkdir(parents=True, exist_ok=True)
+        jobs.append((name, str(target_dir / split / f"{Path(name).stem}.mid")))
+    if num_workers > 1:
+        with Pool(num_workers) as pool:
+            errors = pool.map(_convert, jobs, chunksize=8)
+    else:
+        errors = [_convert(job) for job in jobs]
+    for error in errors:
+        if error is not None:
+            warnings.warn(error, stacklevel=2)
+    return find_midi_files(target_dir / "train"), find_midi_files(target_dir / "valid")
+
+
+class BachChoralesDataModule(SymbolicAudioDataModule):
+    """Symbolic audio data from music21's Bach chorales (converted to MIDI once, into ``dataset_dir``)."""
+
+    def __init__(
+        self,
+        max_seq_len: int,
+        min_seq_len: int | None = None,
+        padding_side: str = "left",
+        batch_size: int = 16,
+        num_workers: int = 1,
+        preproc_workers: int | None = None,
+        pin_memory: bool = True,
+        dataset_dir: str = ".cache/bach-chorales",
+        max_chorales: int | None = None,
+    ):
+        super().__init__(
+            dataset_dir=dataset_dir,
+            max_seq_len=max_seq_len,
+            min_seq_len=min_seq_len,
+            padding_side=padding_side,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            preproc_workers=preproc_workers,
+            pin_memory=pin_memory,
+        )
+        self.max_chorales = max_chorales
+
+    def download(self) -> None:
+        marker = self.dataset_dir / CONVERTED_MARKER
+        if marker.exists() or (self.preproc_dir / "train.bin").exists():
+            return
+        write_bach_chorales(self.dataset_dir, num_workers=self.preproc_workers, max_chorales=self.max_chorales)
+        marker.touch()  # an interrupted conversion is redone
