@@ -1,0 +1,3 @@
+from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
+
+__all__ = ["SymbolicAudioModel", "SymbolicAudioModelConfig"]
