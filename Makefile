@@ -32,7 +32,7 @@ format: venv
 	$(PY) -m ruff format src tests benchmarks examples
 
 bench: venv
-	$(PY) benchmarks/attention.py
+	$(PY) -m benchmarks.attention
 
 demo: venv
 	$(PY) -m perceiver.demo

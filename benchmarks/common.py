@@ -5,8 +5,11 @@ Benchmarks are not tests: they print tables and ratios and are run with ``make b
 
 import gc
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import torch
 
 RESULTS_DIR = Path(__file__).parent / "results"
+MEMORY_FLAG = "--memory-json"
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], reps: int = 10, warmup: int = 2) -> dict[str, float]:
@@ -55,6 +59,24 @@ def peak_memory_mib(fn: Callable[[], object]) -> float:
     before = _status_kib("VmRSS")
     fn()
     return (_status_kib("VmHWM") - before) / 1024
+
+
+def measuring_memory() -> bool:
+    """True in the child process that ``memory_in_subprocess`` starts."""
+    return MEMORY_FLAG in sys.argv
+
+
+def memory_in_subprocess(module: str, *args: str) -> dict:
+    """Run ``python -m module ... --memory-json`` and return the JSON dict it prints last.
+
+    Peak memory on the CPU is read from the resident set, which glibc's caching of freed blocks would hide; the
+    child runs with a fixed mmap threshold so that every large tensor goes back to the OS when freed, while the
+    timings in the parent run with the allocator's normal behaviour.
+    """
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    cmd = [sys.executable, "-m", module, *args, MEMORY_FLAG]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def count_flops(fn: Callable[[], object]) -> int:
