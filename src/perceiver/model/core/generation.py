@@ -1,0 +1,325 @@
+"""Exact generation with Perceiver AR: one latent schedule for the cached and the uncached path.
+
+Perceiver AR predicts the next token from its latents, the last positions of the sequence. Which positions are
+latents and which are prefix changes what the model computes: the hybrid cross-attention layer normalises prefix
+positions with ``kv_norm`` and latents with ``q_norm``, and only latents pass through the self-attention stack.
+A KV cache is therefore exact only while the prefix stays fixed and the latents grow. The :class:`LatentSchedule`
+says, for every sequence length, which window of the sequence the model sees and where its prefix ends:
+
+1. **Growing.** The prompt's last ``num_latents`` positions are latents, the rest prefix. Each new token becomes one
+   more latent, until there are ``max_latents``.
+2. **Refill.** The next step moves the prefix/latent boundary: the last ``refill_latents`` positions become the
+   latents and everything before them prefix. A full forward pass computes this and refills the cache; then the
+   latents grow again to ``max_latents``, and so on (the method of the Perceiver AR paper; Flaxformer refills to
+   ``max_latents - 128``).
+3. **Sliding.** When a refill would make the prefix longer than ``max_seq_len - max_latents``, the window drops the
+   oldest positions so that the prefix is exactly that long; positions are counted from the window's start, as in
+   training.
+
+The uncached path runs the full forward pass of the schedule's window at every step; the cached path runs it only at
+the schedule's refill steps and feeds the newest token otherwise. Both compute the same function of the sequence.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from perceiver.model.core.kv_cache import KVCache
+
+
+def default_refill_latents(max_latents: int) -> int:
+    """Latents after a refill: ``max_latents - 128`` (Flaxformer) for large windows, half the window for small ones,
+    so that a refill pass is needed every ``min(128, max_latents // 2) + 1`` steps."""
+    return max_latents - min(128, max_latents // 2)
+
+
+def check_generation_inputs(seq_len: int, num_latents: int, max_seq_len: int, max_latents: int) -> int:
+    """Validate a prompt length and initial latent count (perceiver-io 0.11 messages); return the number of latents
+    actually used, ``min(seq_len, num_latents)``."""
+    if not 0 < seq_len <= max_seq_len:
+        raise ValueError(f"Input sequence length out of valid range [1..{max_seq_len}]")
+    if isinstance(num_latents, bool) or not isinstance(num_latents, int):
+        raise TypeError(f"num_latents must be an int, got {type(num_latents).__name__} ({num_latents!r})")
+    if not 0 < num_latents <= max_latents:
+        raise ValueError(f"num_latents={num_latents} out of valid range [1..{max_latents}]")
+    num_latents = min(seq_len, num_latents)
+    max_prefix_len = max_seq_len - max_latents
+    if seq_len - num_latents > max_prefix_len:
+        raise ValueError(
+            f"For given sequence of length={seq_len}, num_latents must be in range "
+            f"[{seq_len - max_prefix_len}..{max_latents}]"
+        )
+    return num_latents
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the model sees to predict the token after a sequence of some length: the positions from ``start`` on,
+    the first ``prefix_len`` of them prefix. ``refill``: the cached path runs a full forward pass at this step."""
+
+    start: int
+    prefix_len: int
+    refill: bool
+
+
+@dataclass(frozen=True)
+class LatentSchedule:
+    """The latent schedule of one generation run (see the module docstring). Lengths count tensor columns, left
+    padding included, so every row of a batch follows the same schedule."""
+
+    max_seq_len: int
+    max_latents: int
+    prompt_len: int
+    num_latents: int
+    refill_latents: int
+
+    @classmethod
+    def create(
+        cls,
+        max_seq_len: int,
+        max_latents: int,
+        prompt_len: int,
+        num_latents: int = 1,
+        refill_latents: int | None = None,
+    ) -> "LatentSchedule":
+        """Validate the prompt and the latent counts; ``num_latents`` larger than the prompt is cut to its length and
+        ``refill_latents=None`` is :func:`default_refill_latents`."""
+        num_latents = check_generation_inputs(prompt_len, num_latents, max_seq_len, max_latents)
+        if refill_latents is None:
+            refill_latents = default_refill_latents(max_latents)
+        if isinstance(refill_latents, bool) or not isinstance(refill_latents, int):
+            raise TypeError(f"refill_latents must be an int, got {type(refill_latents).__name__} ({refill_latents!r})")
+        if not 0 < refill_latents <= max_latents:
+            raise ValueError(f"refill_latents={refill_latents} out of valid range [1..{max_latents}]")
+        return cls(max_seq_len, max_latents, prompt_len, num_latents, refill_latents)
+
+    @property
+    def max_prefix_len(self) -> int:
+        return self.max_seq_len - self.max_latents
+
+    @property
+    def first_refill(self) -> int:
+        """Sequence length at which the latents would first exceed ``max_latents``."""
+        return self.prompt_len - self.num_latents + self.max_latents + 1
+
+    @property
+    def refill_period(self) -> int:
+        """Steps between two refills."""
+        return self.max_latents - self.refill_latents + 1
+
+    def window(self, seq_len: int) -> Window:
+        """The window for predicting the token after the first ``seq_len`` columns of the sequence."""
+        if seq_len < self.prompt_len:
+            raise ValueError(f"seq_len ({seq_len}) is shorter than the prompt ({self.prompt_len})")
+        if seq_len < self.first_refill:
+            return Window(start=0, prefix_len=self.prompt_len - self.num_latents, refill=seq_len == self.prompt_len)
+        refill_at = seq_len - (seq_len - self.first_refill) % self.refill_period
+        latent_start = refill_at - self.refill_latents
+        start = max(0, latent_start - self.max_prefix_len)
+        return Window(start=start, prefix_len=latent_start - start, refill=seq_len == refill_at)
+
+    def num_refills(self, seq_len: int) -> int:
+        """Full forward passes the cached path runs before it has predicted the token after ``seq_len`` columns."""
+        if seq_len < self.first_refill:
+            return 1
+        return 2 + (seq_len - self.first_refill) // self.refill_period
+
+
+@dataclass
+class StepInputs:
+    """Arguments of one Perceiver AR forward pass in a generation step."""
+
+    x: torch.Tensor
+    prefix_len: int
+    pad_mask: torch.Tensor | None
+    kv_cache: list[KVCache] | None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"x": self.x, "prefix_len": self.prefix_len, "pad_mask": self.pad_mask, "kv_cache": self.kv_cache}
+
+
+def step_inputs(
+    schedule: LatentSchedule,
+    input_ids: torch.Tensor,
+    pad_mask: torch.Tensor | None = None,
+    kv_cache: list[KVCache] | None = None,
+    use_cache: bool = True,
+) -> StepInputs:
+    """Model inputs for predicting the token after ``input_ids`` (all columns so far, ``(b, n)``).
+
+    Without a cache: the schedule's window. With a cache (``kv_cache`` a list, possibly empty, kept by the caller):
+    only the newest token when the cache holds exactly the window's earlier positions and the schedule does not
+    refill; otherwise the caches are emptied (their buffers are kept) and the window runs in full.
+    """
+    seq_len = input_ids.shape[1]
+    window = schedule.window(seq_len)
+    pad_mask = None if pad_mask is None else pad_mask[:, window.start :]
+    if pad_mask is not None and not pad_mask.any():
+        pad_mask = None
+    if not use_cache:
+        return StepInputs(input_ids[:, window.start :], window.prefix_len, pad_mask, None)
+    if kv_cache is None:
+        kv_cache = []
+    num_cached = kv_cache[0].length if kv_cache else 0
+    if not window.refill and num_cached > 0 and num_cached == seq_len - 1 - window.start:
+        return StepInputs(input_ids[:, -1:], 0, pad_mask, kv_cache)
+    for cache in kv_cache:
+        cache.reset()
+    return StepInputs(input_ids[:, window.start :], window.prefix_len, pad_mask, kv_cache)
+
+
+@dataclass
+class GenerationOutput:
+    """``sequences`` ``(b, prompt + new)``; ``logits`` ``(b, new, vocab)``: the logits each new token came from."""
+
+    sequences: torch.Tensor
+    logits: torch.Tensor
+
+
+@torch.no_grad()
+def generate_greedy(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    max_new_tokens: int,
+    num_latents: int = 1,
+    pad_mask: torch.Tensor | None = None,
+    use_cache: bool = True,
+    refill_latents: int | None = None,
+) -> GenerationOutput:
+    """Greedy decoding with a :class:`~perceiver.model.core.perceiver_ar.CausalSequenceModel` (no Hugging Face in
+    the loop): the reference loop for testing the schedule and the cache, and for benchmarks.
+
+    :param pad_mask: ``(b, n)`` bool, ``True`` = padding, left padding only.
+    """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if input_ids.dim() != 2:
+        raise ValueError(f"input_ids must have shape (batch_size, seq_len), got shape {tuple(input_ids.shape)}")
+    schedule = LatentSchedule.create(
+        model.max_seq_len, model.max_latents, input_ids.shape[1], num_latents, refill_latents
+    )
+    if pad_mask is not None:
+        check_left_padding(~pad_mask)
+    kv_cache: list[KVCache] = []
+    sequences, step_logits = input_ids, []
+    for _ in range(max_new_tokens):
+        inputs = step_inputs(schedule, sequences, pad_mask, kv_cache, use_cache)
+        logits = model(**inputs.as_kwargs()).logits[:, -1]
+        step_logits.append(logits)
+        next_token = logits.argmax(dim=-1, keepdim=True)
+        sequences = torch.cat([sequences, next_token], dim=1)
+        if pad_mask is not None:
+            pad_mask = torch.cat([pad_mask, pad_mask.new_zeros(pad_mask.shape[0], 1)], dim=1)
+    vocab_size = model.config.vocab_size
+    logits = torch.stack(step_logits, dim=1) if step_logits else input_ids.new_zeros(input_ids.shape[0], 0, vocab_size)
+    return GenerationOutput(sequences=sequences, logits=logits)
+
+
+def check_left_padding(attention_mask: torch.Tensor) -> None:
+    """Perceiver AR generation needs left padding: in each row of ``attention_mask`` (1 = token) no token precedes
+    a pad position."""
+    mask = attention_mask.bool()
+    if mask.dim() != 2:
+        raise ValueError(f"attention_mask must have shape (batch_size, seq_len), got shape {tuple(mask.shape)}")
+    # left padded: the mask never falls from 1 to 0 along a row
+    falls = mask[:, :-1] & ~mask[:, 1:]
+    if falls.any():
+        rows = falls.any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(
+            f"attention_mask must be left-padded (padding before the tokens; use a tokenizer with "
+            f"padding_side='left'), but rows {rows} have padding after a token"
+        )
+
+
+@torch.no_grad()
+def contrastive_search(
+    model: Any,
+    input_ids: torch.Tensor,
+    logits_processor: Any,
+    stopping_criteria: Any,
+    generation_config: Any,
+    synced_gpus: bool = False,
+    streamer: Any = None,
+    **model_kwargs: Any,
+) -> Any:
+    """Contrastive search (Su et al. 2022) as a ``custom_generate`` decoding method of ``transformers``' ``generate``
+    (transformers 5 moved its own implementation to a Hub repository, which cannot load offline).
+
+    Each step scores the ``top_k`` most probable tokens by ``(1 - penalty_alpha) * probability - penalty_alpha *
+    max cosine similarity`` of the token's hidden state with the hidden states of the context (the latent positions
+    seen so far), and keeps the best. The candidates run as one batch of ``b * top_k`` rows; with a cache, it is
+    expanded to the candidates and then narrowed to the chosen ones. Works with and without cache, and the two agree
+    because both follow the model's latent schedule.
+    """
+    from transformers.generation.utils import GenerateDecoderOnlyOutput
+
+    if synced_gpus:
+        raise ValueError("contrastive search does not support synced_gpus")
+    alpha = float(generation_config.penalty_alpha)
+    top_k = int(generation_config.top_k)
+    pad_token_id = generation_config._pad_token_tensor
+    has_eos_criterion = any(hasattr(criterion, "eos_token_id") for criterion in stopping_criteria)
+    if has_eos_criterion and pad_token_id is None:
+        raise ValueError("contrastive search with an EOS token needs pad_token_id")
+    return_dict = generation_config.return_dict_in_generate
+    scores = () if return_dict and generation_config.output_scores else None
+    raw_logits = () if return_dict and generation_config.output_logits else None
+
+    batch_size = input_ids.shape[0]
+    unfinished = torch.ones(batch_size, dtype=torch.long, device=input_ids.device)
+    outputs = model(**model.prepare_inputs_for_generation(input_ids, **model_kwargs), return_dict=True)
+    model_kwargs = model._update_model_kwargs_for_generation(outputs, model_kwargs)
+    context = outputs.hidden_states[-1]  # (b, latents, c)
+    next_logits = outputs.logits[:, -1].float()
+
+    while True:
+        next_scores = logits_processor(input_ids, next_logits)
+        if scores is not None:
+            scores += (next_scores,)
+        if raw_logits is not None:
+            raw_logits += (next_logits,)
+        k = min(top_k, next_scores.shape[-1])
+        top_probs, top_ids = next_scores.softmax(dim=-1).topk(k, dim=-1)  # (b, k)
+
+        # evaluate the k candidates of every row as one batch
+        cand_ids = torch.cat([input_ids.repeat_interleave(k, dim=0), top_ids.reshape(-1, 1)], dim=1)
+        cand_kwargs = dict(model_kwargs)
+        if (mask := model_kwargs.get("attention_mask")) is not None:
+            mask = torch.cat([mask, mask.new_ones(batch_size, 1)], dim=1)
+            cand_kwargs["attention_mask"] = mask.repeat_interleave(k, dim=0)
+        if (cache := model_kwargs.get("cache")) is not None:
+            cache.batch_repeat_interleave(k)
+        cand_out = model(**model.prepare_inputs_for_generation(cand_ids, **cand_kwargs), return_dict=True)
+        cand_hidden = cand_out.hidden_states[-1][:, -1]  # (b * k, c)
+
+        # degeneration penalty: highest cosine similarity with any context position
+        ctx = nn.functional.normalize(context, dim=-1).repeat_interleave(k, dim=0)
+        similarity = torch.einsum("bc,bmc->bm", nn.functional.normalize(cand_hidden, dim=-1), ctx).amax(dim=-1)
+        score = (1.0 - alpha) * top_probs - alpha * similarity.view(batch_size, k)
+        best = score.argmax(dim=-1)
+        rows = torch.arange(batch_size, device=input_ids.device) * k + best
+
+        next_tokens = top_ids[torch.arange(batch_size, device=input_ids.device), best]
+        if has_eos_criterion:
+            next_tokens = next_tokens * unfinished + pad_token_id * (1 - unfinished)
+        input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=1)
+        context = torch.cat([context, cand_hidden[rows].unsqueeze(1)], dim=1)
+        next_logits = cand_out.logits[rows, -1].float()
+        if cand_out.cache is not None:
+            cand_out.cache.batch_select_indices(rows)
+        model_kwargs = model._update_model_kwargs_for_generation(cand_out, model_kwargs)
+        if streamer is not None:
+            streamer.put(next_tokens.cpu())
+        unfinished = unfinished & ~stopping_criteria(input_ids, scores)
+        if unfinished.max() == 0:
+            break
+
+    if streamer is not None:
+        streamer.end()
+    if return_dict:
+        return GenerateDecoderOnlyOutput(
+            sequences=input_ids, scores=scores, logits=raw_logits, cache=model_kwargs.get("cache")
+        )
+    return input_ids
