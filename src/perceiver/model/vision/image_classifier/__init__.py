@@ -1,0 +1,35 @@
+"""Perceiver IO image classifier. Importing this package registers the Auto classes and the pipeline."""
+
+from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
+from perceiver.model.vision.image_classifier.backend import (
+    ConvImageInputAdapter,
+    ImageClassifier,
+    ImageClassifierConfig,
+    ImageEncoder,
+    ImageEncoderConfig,
+    ImageInputAdapter,
+    LearnedImageInputAdapter,
+)
+from perceiver.model.vision.image_classifier.huggingface import (
+    PerceiverImageClassifier,
+    PerceiverImageClassifierConfig,
+    convert_config,
+    convert_hf_model,
+    convert_model,
+)
+
+__all__ = [
+    "ConvImageInputAdapter",
+    "ImageClassifier",
+    "ImageClassifierConfig",
+    "ImageEncoder",
+    "ImageEncoderConfig",
+    "ImageInputAdapter",
+    "LearnedImageInputAdapter",
+    "PerceiverImageClassifier",
+    "PerceiverImageClassifierConfig",
+    "PerceiverImageClassifierInputProcessor",
+    "convert_config",
+    "convert_hf_model",
+    "convert_model",
+]

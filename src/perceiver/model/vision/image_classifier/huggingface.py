@@ -1,0 +1,237 @@
+"""Hugging Face wrapper of the image classifier, its Auto-class and pipeline registration, and conversion of the
+official ``transformers`` Perceiver image classifiers (Fourier, learned and conv input)."""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import transformers
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
+from transformers.modeling_outputs import ImageClassifierOutput
+
+from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
+from perceiver.model.core.config import ClassificationDecoderConfig
+from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_encoder_params, copy_param, copy_params
+from perceiver.model.core.huggingface import (
+    PerceiverBackendConfig,
+    PerceiverPreTrainedModel,
+    perceiver_io_config_from_dict,
+)
+from perceiver.model.vision.image_classifier.backend import (
+    ConvImageInputAdapter,
+    ImageClassifier,
+    ImageClassifierConfig,
+    ImageEncoderConfig,
+    LearnedImageInputAdapter,
+)
+
+
+class PerceiverImageClassifierConfig(PerceiverBackendConfig):
+    model_type = "perceiver-io-image-classifier"
+
+    def __init__(self, backend_config: ImageClassifierConfig | None = None, **kwargs: Any):
+        super().__init__(backend_config, **kwargs)
+        num_classes = self.model_config["decoder"]["num_classes"]
+        if self.id2label is None or len(self.id2label) != num_classes:
+            # the image-classification pipeline names classes through id2label
+            self.id2label = {i: f"LABEL_{i}" for i in range(num_classes)}
+            self.label2id = {label: i for i, label in self.id2label.items()}
+
+    @classmethod
+    def default_backend_config(cls) -> ImageClassifierConfig:
+        return ImageClassifierConfig(ImageEncoderConfig(), ClassificationDecoderConfig(), 512, 1024)
+
+    @classmethod
+    def backend_config_from_dict(cls, data: dict[str, Any]) -> ImageClassifierConfig:
+        return perceiver_io_config_from_dict(data, ImageEncoderConfig, ClassificationDecoderConfig)
+
+
+class PerceiverImageClassifier(PerceiverPreTrainedModel):
+    config_class = PerceiverImageClassifierConfig
+    main_input_name = "pixel_values"
+
+    def __init__(self, config: PerceiverImageClassifierConfig):
+        super().__init__(config)
+        self.backend_model = ImageClassifier(config.backend_config)
+        self.post_init()
+
+    def forward(
+        self,
+        inputs: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> ImageClassifierOutput | tuple:
+        """``pixel_values`` (or ``inputs``): channels-last images ``(b, h, w, c)``. With ``labels`` ``(b,)`` the
+        cross-entropy loss is returned too."""
+        if inputs is not None and pixel_values is not None:
+            raise ValueError("Pass either inputs or pixel_values, not both")
+        x = pixel_values if pixel_values is not None else inputs
+        if x is None:
+            raise ValueError("Either inputs or pixel_values must be given")
+        logits = self.backend_model(x)
+        loss = None if labels is None else F.cross_entropy(logits, labels)
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        if not return_dict:
+            return (logits,) if loss is None else (loss, logits)
+        return ImageClassifierOutput(loss=loss, logits=logits)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Conversion of transformers' PerceiverForImageClassification{Fourier,Learned,ConvProcessing}
+# ---------------------------------------------------------------------------------------------------------------
+
+SOURCE_ADAPTER_TYPES = {
+    "PerceiverForImageClassificationFourier": "fourier",
+    "PerceiverForImageClassificationLearned": "learned",
+    "PerceiverForImageClassificationConvProcessing": "conv",
+}
+
+
+def source_adapter_type(config: transformers.PerceiverConfig) -> str:
+    architectures = config.architectures or []
+    for architecture in architectures:
+        if architecture in SOURCE_ADAPTER_TYPES:
+            return SOURCE_ADAPTER_TYPES[architecture]
+    raise ValueError(
+        f"config.architectures must name one of {sorted(SOURCE_ADAPTER_TYPES)} to convert, got {architectures}"
+    )
+
+
+def convert_config(
+    config: transformers.PerceiverConfig, input_adapter_type: str | None = None
+) -> ImageClassifierConfig:
+    """Backend config equivalent to a ``transformers`` Perceiver image classifier config. ``input_adapter_type``
+    defaults to the one ``config.architectures`` names."""
+    kind = input_adapter_type or source_adapter_type(config)
+    if not config.use_query_residual:
+        raise ValueError("use_query_residual=False in the encoder cross-attention is not supported")
+    if kind == "learned":
+        image_shape = (config.image_size, config.image_size, 3)
+        adapter = {"num_conv_channels": 256, "num_position_channels": 256}
+    elif kind in ("fourier", "conv"):
+        # the official Fourier and conv classifiers fix their Fourier features to 224x224 inputs and 64 bands
+        image_shape = (224, 224, 3)
+        adapter = {"num_frequency_bands": 64, "num_conv_channels": 64 if kind == "conv" else None}
+    else:
+        raise ValueError(f"input_adapter_type must be 'fourier', 'learned' or 'conv', got {kind!r}")
+    encoder = ImageEncoderConfig(
+        image_shape=image_shape,
+        input_adapter_type=kind,
+        num_cross_attention_heads=config.num_cross_attention_heads,
+        num_cross_attention_qk_channels=config.qk_channels,
+        num_cross_attention_v_channels=config.v_channels,
+        cross_attention_widening_factor=config.cross_attention_widening_factor,
+        num_self_attention_heads=config.num_self_attention_heads,
+        num_self_attention_qk_channels=config.qk_channels,
+        num_self_attention_v_channels=config.v_channels,
+        num_self_attention_layers_per_block=config.num_self_attends_per_block,
+        num_self_attention_blocks=config.num_blocks,
+        self_attention_widening_factor=config.self_attention_widening_factor,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+        **adapter,
+    )
+    decoder = ClassificationDecoderConfig(
+        num_classes=config.num_labels,
+        num_output_query_channels=config.d_latents,
+        num_cross_attention_heads=1,
+        cross_attention_residual=True,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    return ImageClassifierConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
+
+
+def copy_image_classifier_params(src: torch.nn.Module, tgt: ImageClassifier) -> None:
+    """Copy a ``transformers`` ``PerceiverForImageClassification*`` into a backend built from ``convert_config``."""
+    perceiver = src.perceiver
+    encoder, decoder = tgt.encoder, tgt.decoder
+    copy_encoder_params(perceiver, encoder)
+
+    preprocessor, adapter = perceiver.input_preprocessor, encoder.input_adapter
+    if isinstance(adapter, LearnedImageInputAdapter):
+        copy_param(preprocessor.convnet_1x1.weight.flatten(1), adapter.conv1x1.weight, "convnet_1x1.weight")
+        copy_param(preprocessor.convnet_1x1.bias, adapter.conv1x1.bias, "convnet_1x1.bias")
+        copy_param(preprocessor.position_embeddings.position_embeddings, adapter.position_embedding, "positions")
+        copy_params(preprocessor.positions_projection, adapter.position_projection)
+    elif isinstance(adapter, ConvImageInputAdapter):
+        copy_params(preprocessor.convnet.conv, adapter.conv)
+        copy_params(preprocessor.convnet.batchnorm, adapter.batch_norm)
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            copy_param(getattr(preprocessor.convnet.batchnorm, name), getattr(adapter.batch_norm, name), name)
+
+    src_decoder = perceiver.decoder.decoder
+    query = src_decoder.output_position_encodings.position_embeddings
+    copy_param(query, decoder.output_query_provider._query, "decoder query")
+    copy_cross_attention_layer_params(src_decoder.decoding_cross_attention, decoder.cross_attn, query_residual=True)
+    copy_params(src_decoder.final_layer, decoder.output_adapter.linear)
+
+
+def source_backend_config(src: torch.nn.Module) -> ImageClassifierConfig:
+    """``convert_config`` of the source's config, with the Fourier features and conv width read from the source's
+    preprocessor (so a source whose preprocessor was rebuilt, e.g. for smaller images, converts too)."""
+    config = convert_config(src.config, SOURCE_ADAPTER_TYPES.get(type(src).__name__))
+    encoder = config.encoder
+    preprocessor = src.perceiver.input_preprocessor
+    if encoder.input_adapter_type in ("fourier", "conv"):
+        position_encoding = preprocessor.position_embeddings
+        height, width = position_encoding.max_resolution
+        if encoder.input_adapter_type == "conv":
+            height, width = 4 * height, 4 * width  # frequencies are chosen for a quarter of the input size
+            encoder.num_conv_channels = preprocessor.convnet.conv.out_channels
+        encoder.image_shape = (height, width, preprocessor.in_channels)
+        encoder.num_frequency_bands = position_encoding.num_bands
+    return config
+
+
+def convert_hf_model(src: torch.nn.Module) -> PerceiverImageClassifier:
+    """Convert an in-memory ``transformers`` Perceiver image classifier."""
+    config = PerceiverImageClassifierConfig(
+        source_backend_config(src),
+        id2label=dict(src.config.id2label),
+        label2id=dict(src.config.label2id),
+    )
+    tgt = PerceiverImageClassifier(config).eval()
+    copy_image_classifier_params(src, tgt.backend_model)
+    return tgt
+
+
+def convert_model(
+    save_dir: str | Path,
+    source_repo_id: str = "deepmind/vision-perceiver-fourier",
+    push_to_hub: bool = False,
+    **kwargs: Any,
+) -> PerceiverImageClassifier:
+    """Convert an official Perceiver image classifier (hub id or local folder) and save it, with its channels-last
+    image processor, to ``save_dir``. ``kwargs`` go to ``save_pretrained``."""
+    src = AutoModelForImageClassification.from_pretrained(source_repo_id).eval()
+    tgt = convert_hf_model(src)
+    tgt.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
+    processor = load_source_processor(source_repo_id, tgt.config.backend_config.encoder.image_shape)
+    processor.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
+    return tgt
+
+
+def load_source_processor(
+    source_repo_id: str | Path, image_shape: tuple[int, int, int]
+) -> PerceiverImageClassifierInputProcessor:
+    """The source's preprocessing settings as a channels-last processor; if the source has none, the ImageNet
+    defaults (crop 224/256 of the shorter side) resized to the model's image size."""
+    try:
+        return PerceiverImageClassifierInputProcessor.from_pretrained(source_repo_id, channels_last=True)
+    except OSError:
+        height, width = image_shape[:2]
+        crop_size = {"height": round(height * 256 / 224), "width": round(width * 256 / 224)}
+        return PerceiverImageClassifierInputProcessor(size={"height": height, "width": width}, crop_size=crop_size)
+
+
+AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig, exist_ok=True)
+AutoModelForImageClassification.register(PerceiverImageClassifierConfig, PerceiverImageClassifier, exist_ok=True)
+AutoImageProcessor.register(
+    PerceiverImageClassifierConfig,
+    image_processor_classes={"pil": PerceiverImageClassifierInputProcessor},
+    exist_ok=True,
+)

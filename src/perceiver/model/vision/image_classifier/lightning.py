@@ -1,0 +1,54 @@
+"""Lightning module of the Perceiver IO image classifier. Batches are dicts ``{"image": (b, h, w, c), "label": (b,)}``
+(channels last)."""
+
+from typing import Any
+
+import torch
+
+from perceiver.model.core.config import ClassificationDecoderConfig, PerceiverIOConfig
+from perceiver.model.core.lightning import LitClassifier
+from perceiver.model.vision.image_classifier.backend import ImageClassifier, ImageEncoderConfig
+
+
+class LitImageClassifier(LitClassifier):
+    encoder_config_class = ImageEncoderConfig
+    decoder_config_class = ClassificationDecoderConfig
+
+    def __init__(self, encoder: ImageEncoderConfig, decoder: ClassificationDecoderConfig, *args: Any, **kwargs: Any):
+        """
+        :param encoder: image encoder config (``image_shape`` channels last, ``num_frequency_bands``, attention).
+        :param decoder: classification decoder config (``num_classes``, ``num_output_query_channels``).
+        :param params: initial weights: a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or folder.
+        """
+        super().__init__(encoder, decoder, *args, **kwargs)
+        self.model = ImageClassifier(self.backend_config)
+        if self.hparams.params is not None:
+            from perceiver.model.vision.image_classifier.huggingface import PerceiverImageClassifier
+
+            self.load_backend_params(self.hparams.params, PerceiverImageClassifier.from_pretrained)
+
+    @property
+    def backend_config(self) -> PerceiverIOConfig:
+        config = super().backend_config
+        config.encoder.image_shape = tuple(config.encoder.image_shape)
+        return config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self(batch["image"]), batch["label"]
+
+    def to_hgf_model(self) -> Any:
+        """A ``PerceiverImageClassifier`` sharing this module's backend (``save_pretrained``, pipelines)."""
+        import dataclasses
+
+        from perceiver.model.vision.image_classifier.huggingface import (
+            PerceiverImageClassifier,
+            PerceiverImageClassifierConfig,
+        )
+
+        config = PerceiverImageClassifierConfig(model_config=dataclasses.asdict(self.backend_config))
+        model = PerceiverImageClassifier(config)
+        model.backend_model = self.model
+        return model
