@@ -1,6 +1,7 @@
 # Every target sets up .venv itself when it is missing.
 PYTHON ?= python3
 VENV := .venv
+LINT_PATHS := $(wildcard src tests benchmarks examples)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
@@ -24,12 +25,12 @@ test-slow: venv
 	$(PY) -m pytest -m slow
 
 lint: venv
-	$(PY) -m ruff check src tests benchmarks examples
-	$(PY) -m ruff format --check src tests benchmarks examples
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 
 format: venv
-	$(PY) -m ruff check --fix src tests benchmarks examples
-	$(PY) -m ruff format src tests benchmarks examples
+	$(PY) -m ruff check --fix $(LINT_PATHS)
+	$(PY) -m ruff format $(LINT_PATHS)
 
 bench: venv
 	$(PY) -m benchmarks.attention
