@@ -1,0 +1,40 @@
+"""Masked language model (Perceiver IO). Importing it registers the Hugging Face Auto classes (``fill-mask``)."""
+
+from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig
+from perceiver.model.text.mlm.backend import (
+    MaskedLanguageModel,
+    MaskedLanguageModelConfig,
+    TextDecoder,
+    TextDecoderConfig,
+    TextOutputAdapter,
+    TokenOutputAdapter,
+)
+from perceiver.model.text.mlm.huggingface import (
+    PerceiverMaskedLanguageModel,
+    PerceiverMaskedLanguageModelConfig,
+    convert_checkpoint,
+    convert_config,
+    convert_hf_model,
+    convert_model,
+    copy_text_decoder_params,
+)
+from perceiver.model.text.mlm.utils import MaskFiller
+
+__all__ = [
+    "MaskFiller",
+    "MaskedLanguageModel",
+    "MaskedLanguageModelConfig",
+    "PerceiverMaskedLanguageModel",
+    "PerceiverMaskedLanguageModelConfig",
+    "TextDecoder",
+    "TextDecoderConfig",
+    "TextEncoder",
+    "TextEncoderConfig",
+    "TextOutputAdapter",
+    "TokenOutputAdapter",
+    "convert_checkpoint",
+    "convert_config",
+    "convert_hf_model",
+    "convert_model",
+    "copy_text_decoder_params",
+]

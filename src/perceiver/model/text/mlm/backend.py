@@ -1,0 +1,103 @@
+"""Masked language model (Perceiver IO): text encoder, then one output query per position decoded to token logits."""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from perceiver.model.core.adapter import OutputAdapter, TiedTokenOutputAdapter, TrainableQueryProvider
+from perceiver.model.core.config import DecoderConfig, PerceiverIOConfig
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverIO
+from perceiver.model.core.utils import require_positive
+from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig, check_text_input
+
+
+@dataclass
+class TextDecoderConfig(DecoderConfig):
+    num_output_query_channels: int | None = None  # None: encoder.num_input_channels, output tied to the embedding
+    vocab_size: int = 10003
+    max_seq_len: int = 512
+
+
+MaskedLanguageModelConfig = PerceiverIOConfig[TextEncoderConfig, TextDecoderConfig]
+
+
+class TokenOutputAdapter(OutputAdapter):
+    """Untied token logits: a linear layer from the decoder output to the vocabulary."""
+
+    def __init__(self, vocab_size: int, num_output_query_channels: int):
+        super().__init__()
+        require_positive(vocab_size=vocab_size, num_output_query_channels=num_output_query_channels)
+        self.linear = nn.Linear(num_output_query_channels, vocab_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+# Name of perceiver-io 0.11.
+TextOutputAdapter = TokenOutputAdapter
+
+
+class MaskedLanguageModel(PerceiverIO):
+    def __init__(self, config: MaskedLanguageModelConfig):
+        """The decoder has ``decoder.max_seq_len`` learned output queries, one per position. With
+        ``decoder.num_output_query_channels=None`` the queries have the encoder's input width and the logits reuse
+        the input token embedding (tied output, as in ``deepmind/language-perceiver``)."""
+        if config.decoder.vocab_size != config.encoder.vocab_size:
+            raise ValueError(
+                f"decoder.vocab_size ({config.decoder.vocab_size}) must equal encoder.vocab_size "
+                f"({config.encoder.vocab_size})"
+            )
+        encoder = TextEncoder(
+            config.encoder,
+            num_latents=config.num_latents,
+            num_latent_channels=config.num_latent_channels,
+            activation_checkpointing=config.activation_checkpointing,
+            activation_offloading=config.activation_offloading,
+        )
+        tied = config.decoder.num_output_query_channels is None
+        num_query_channels = config.encoder.num_input_channels if tied else config.decoder.num_output_query_channels
+        output_query_provider = TrainableQueryProvider(
+            num_queries=config.decoder.max_seq_len,
+            num_query_channels=num_query_channels,
+            init_scale=config.decoder.init_scale,
+        )
+        if tied:
+            output_adapter = TiedTokenOutputAdapter(vocab_size=config.decoder.vocab_size)
+        else:
+            output_adapter = TokenOutputAdapter(config.decoder.vocab_size, num_query_channels)
+        decoder = PerceiverDecoder(
+            output_adapter=output_adapter,
+            output_query_provider=output_query_provider,
+            num_latent_channels=config.num_latent_channels,
+            activation_checkpointing=config.activation_checkpointing,
+            activation_offloading=config.activation_offloading,
+            **config.decoder.base_kwargs(),
+        )
+        super().__init__(encoder, decoder)
+        self.config = config
+
+    @property
+    def max_seq_len(self) -> int:
+        return min(self.config.encoder.max_seq_len, self.config.decoder.max_seq_len)
+
+    def forward(self, x_masked: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """
+        :param x_masked: token ids ``(b, n)``, some of them replaced by the mask token.
+        :param pad_mask: ``(b, n)`` bool, ``True`` = padding.
+        :return: logits ``(b, n, vocab_size)``.
+        """
+        check_text_input(x_masked, pad_mask, self.config.encoder.vocab_size, self.max_seq_len, name="x_masked")
+        b, n = x_masked.shape
+        x_latent = self.encoder(x_masked, pad_mask=pad_mask)
+        # Output queries are independent of each other, so decoding only the first n of them is exact and equals
+        # decoding all max_seq_len queries and cropping the logits to the input length.
+        query = self.decoder.output_query_provider()[:, :n].expand(b, -1, -1)
+        x_out = self.decoder.cross_attn(query, x_latent).last_hidden_state
+        if isinstance(self.decoder.output_adapter, TiedTokenOutputAdapter):
+            return self.decoder.output_adapter(x_out, txt_embedding=self.encoder.input_adapter.txt_embedding)
+        return self.decoder.output_adapter(x_out)
+
+
+# Name of perceiver-io 0.11.
+TextDecoder = PerceiverDecoder

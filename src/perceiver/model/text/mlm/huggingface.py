@@ -1,0 +1,233 @@
+"""Hugging Face wrapper of the masked language model: config, model with loss, Auto-class registration (so
+``pipeline("fill-mask")`` works) and conversion of ``deepmind/language-perceiver`` and of Lightning checkpoints."""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.modeling_outputs import MaskedLMOutput
+
+from perceiver.data.text.tokenizer import VOCAB_SIZE, perceiver_bytes_tokenizer
+from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_param
+from perceiver.model.core.huggingface import (
+    PerceiverBackendConfig,
+    PerceiverPreTrainedModel,
+    perceiver_io_config_from_dict,
+)
+from perceiver.model.core.perceiver_io import PerceiverDecoder
+from perceiver.model.text.common.backend import TextEncoderConfig
+from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
+from perceiver.model.text.common.huggingface import copy_text_encoder_params
+from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguageModelConfig, TextDecoderConfig
+
+
+class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
+    model_type = "perceiver-io-masked-language-model"
+
+    def __init__(self, backend_config: MaskedLanguageModelConfig | None = None, **kwargs: Any):
+        # An own __init__ keeps the backend config positional (transformers 5 makes generated inits keyword-only).
+        super().__init__(backend_config, **kwargs)
+
+    @classmethod
+    def default_backend_config(cls) -> MaskedLanguageModelConfig:
+        return MaskedLanguageModelConfig(
+            TextEncoderConfig(), TextDecoderConfig(), num_latents=512, num_latent_channels=512
+        )
+
+    @classmethod
+    def backend_config_from_dict(cls, data: dict[str, Any]) -> MaskedLanguageModelConfig:
+        return perceiver_io_config_from_dict(data, TextEncoderConfig, TextDecoderConfig)
+
+
+class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
+    config_class = PerceiverMaskedLanguageModelConfig
+    main_input_name = "input_ids"
+
+    def __init__(self, config: PerceiverMaskedLanguageModelConfig):
+        super().__init__(config)
+        self.backend_model = MaskedLanguageModel(config.backend_config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> torch.nn.Embedding:
+        return self.backend_model.encoder.input_adapter.txt_embedding
+
+    @staticmethod
+    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverMaskedLanguageModel":
+        """Load a Lightning checkpoint of the masked language model (``LitMaskedLanguageModel``)."""
+        backend_config, state_dict = load_perceiver_io_checkpoint(ckpt_path, TextEncoderConfig, TextDecoderConfig)
+        config = PerceiverMaskedLanguageModelConfig(backend_config)
+        config.is_decoder = False
+        model = PerceiverMaskedLanguageModel(config)
+        model.backend_model.load_state_dict(state_dict)
+        return model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> MaskedLMOutput | tuple:
+        """
+        :param input_ids: ``(b, n)`` token ids with masked positions.
+        :param attention_mask: ``(b, n)``, 1 = token, 0 = padding.
+        :param labels: ``(b, n)`` target ids, ``-100`` where no loss is wanted (unmasked positions, padding).
+        """
+        # Extra tokenizer outputs (token_type_ids) have no meaning for this model.
+        kwargs.pop("token_type_ids", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
+        if input_ids is None:
+            raise ValueError("input_ids must be given")
+        pad_mask = _pad_mask(attention_mask, input_ids)
+        logits = self.backend_model(input_ids, pad_mask=pad_mask)
+
+        loss = None
+        if labels is not None:
+            if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != tuple(input_ids.shape):
+                shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+                raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}")
+            loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten().to(logits.device), ignore_index=-100)
+
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        if not return_dict:
+            return (logits,) if loss is None else (loss, logits)
+        return MaskedLMOutput(loss=loss, logits=logits)
+
+
+def _pad_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.Tensor | None:
+    if attention_mask is None:
+        return None
+    if not isinstance(attention_mask, torch.Tensor) or tuple(attention_mask.shape) != tuple(input_ids.shape):
+        shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else type(attention_mask)
+        raise ValueError(f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}")
+    return ~attention_mask.bool()
+
+
+AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig, exist_ok=True)
+AutoModelForMaskedLM.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel, exist_ok=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Conversion
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def convert_config(config: Any) -> MaskedLanguageModelConfig:
+    """Backend config of a `transformers` ``PerceiverConfig`` of ``PerceiverForMaskedLM``."""
+    if config.hidden_act != "gelu":
+        raise ValueError(f"only hidden_act='gelu' (exact GELU) converts, got {config.hidden_act!r}")
+    if not getattr(config, "tie_word_embeddings", True):
+        raise ValueError("only models with tied word embeddings (tie_word_embeddings=True) convert")
+    if config.cross_attention_shape_for_attention != "kv":
+        raise ValueError(
+            "only cross_attention_shape_for_attention='kv' converts, "
+            f"got {config.cross_attention_shape_for_attention!r}"
+        )
+    if not config.use_query_residual:
+        raise ValueError("only encoders with a cross-attention query residual (use_query_residual=True) convert")
+    # transformers' self-attention projects back to v_channels and adds that to the latents, so the width of
+    # the values is the latent width; its cross-attention defaults qk to the input width ("kv").
+    sa_qk = config.qk_channels or config.d_latents
+    sa_v = config.v_channels or sa_qk
+    if sa_v != config.d_latents:
+        raise ValueError(f"self-attention v_channels ({sa_v}) must equal d_latents ({config.d_latents})")
+    ca_qk = config.qk_channels or config.d_model
+    ca_v = config.v_channels or ca_qk
+
+    encoder = TextEncoderConfig(
+        vocab_size=config.vocab_size,
+        max_seq_len=config.max_position_embeddings,
+        num_input_channels=config.d_model,
+        num_cross_attention_qk_channels=ca_qk,
+        num_cross_attention_v_channels=ca_v,
+        num_cross_attention_heads=config.num_cross_attention_heads,
+        num_self_attention_qk_channels=sa_qk,
+        num_self_attention_v_channels=sa_v,
+        num_self_attention_heads=config.num_self_attention_heads,
+        num_self_attention_layers_per_block=config.num_self_attends_per_block,
+        num_self_attention_blocks=config.num_blocks,
+        cross_attention_widening_factor=config.cross_attention_widening_factor,
+        self_attention_widening_factor=config.self_attention_widening_factor,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    # PerceiverForMaskedLM's decoder is fixed: 8 heads, qk 256, v = d_model, widening 1, no query residual.
+    decoder = TextDecoderConfig(
+        vocab_size=config.vocab_size,
+        max_seq_len=config.max_position_embeddings,
+        num_cross_attention_qk_channels=256,
+        num_cross_attention_v_channels=config.d_model,
+        num_cross_attention_heads=8,
+        cross_attention_widening_factor=1,
+        cross_attention_residual=False,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    return MaskedLanguageModelConfig(
+        encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents
+    )
+
+
+def copy_text_decoder_params(src: Any, tgt: PerceiverDecoder) -> None:
+    """``src``: a `transformers` ``PerceiverForMaskedLM``."""
+    decoder = src.perceiver.decoder
+    copy_cross_attention_layer_params(decoder.decoding_cross_attention, tgt.cross_attn, query_residual=False)
+    copy_param(
+        decoder.output_position_encodings.position_embeddings, tgt.output_query_provider._query, "output queries"
+    )
+    copy_param(src.embedding_decoder.bias, tgt.output_adapter.bias, "output bias")
+
+
+def convert_hf_model(src_model: Any) -> PerceiverMaskedLanguageModel:
+    """Our wrapper with the weights of a `transformers` ``PerceiverForMaskedLM`` instance."""
+    config = PerceiverMaskedLanguageModelConfig(convert_config(src_model.config))
+    config.is_decoder = False
+    model = PerceiverMaskedLanguageModel(config)
+    copy_text_encoder_params(src_model.perceiver, model.backend_model.encoder)
+    copy_text_decoder_params(src_model, model.backend_model.decoder)
+    return model
+
+
+def convert_model(
+    save_dir: str | Path,
+    source_repo_id: str = "deepmind/language-perceiver",
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    **kwargs: Any,
+) -> PerceiverMaskedLanguageModel:
+    """Convert a `transformers` ``PerceiverForMaskedLM`` (hub id or local folder) into a
+    ``PerceiverMaskedLanguageModel`` folder ``save_dir``, with a tokenizer.
+
+    :param tokenizer: saved with the model; default: the fast UTF-8 bytes tokenizer for a 262-token vocabulary,
+        otherwise the source's own tokenizer.
+    :param kwargs: passed to ``save_pretrained``.
+    """
+    from transformers import PerceiverForMaskedLM
+
+    src_model = PerceiverForMaskedLM.from_pretrained(source_repo_id)
+    model = convert_hf_model(src_model)
+    if tokenizer is None:
+        if src_model.config.vocab_size == VOCAB_SIZE:
+            tokenizer = perceiver_bytes_tokenizer(model_max_length=src_model.config.max_position_embeddings)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(source_repo_id)
+    tokenizer.save_pretrained(save_dir, **kwargs)
+    model.save_pretrained(save_dir, **kwargs)
+    return model
+
+
+def convert_checkpoint(
+    save_dir: str | Path, ckpt_url: str | Path, tokenizer_name: str | PreTrainedTokenizerBase, **kwargs: Any
+) -> PerceiverMaskedLanguageModel:
+    """Convert a Lightning checkpoint of the masked language model into a ``PerceiverMaskedLanguageModel`` folder
+    with the tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer)."""
+    tokenizer = tokenizer_name
+    if not isinstance(tokenizer, PreTrainedTokenizerBase):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, verbose=False)
+    model = PerceiverMaskedLanguageModel.from_checkpoint(ckpt_url)
+    tokenizer.save_pretrained(save_dir, **kwargs)
+    model.save_pretrained(save_dir, **kwargs)
+    return model
