@@ -1,0 +1,183 @@
+"""Hugging Face wrapper of the text classifier: config, model with loss, Auto-class registration (so
+``pipeline("text-classification")`` works) and conversion of Lightning checkpoints."""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from perceiver.model.core.config import ClassificationDecoderConfig
+from perceiver.model.core.huggingface import (
+    PerceiverBackendConfig,
+    PerceiverPreTrainedModel,
+    perceiver_io_config_from_dict,
+)
+from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig
+from perceiver.model.text.common.backend import TextEncoderConfig
+from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
+
+
+class MissingLabels(dict):
+    """The ``id2label`` of a classifier saved without labels: empty, and a lookup says how to add them (instead of
+    a bare ``KeyError`` deep inside a pipeline)."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes
+
+    def __missing__(self, key: Any) -> str:
+        raise ValueError(
+            f"this text classifier has no class labels (config.id2label is missing or does not cover its "
+            f"{self.num_classes} classes), so class {key} has no name: set config.id2label and config.label2id, e.g. "
+            f"convert_checkpoint(..., id2label={{0: 'NEGATIVE', 1: 'POSITIVE'}}), or save_pretrained after "
+            "model.config.id2label = {...}"
+        )
+
+    def __reduce__(self) -> Any:
+        # Copies of the config (transformers deep-copies it) keep the explanation.
+        return MissingLabels, (self.num_classes,)
+
+
+class PerceiverTextClassifierConfig(PerceiverBackendConfig):
+    model_type = "perceiver-io-text-classifier"
+
+    def __init__(self, backend_config: TextClassifierConfig | None = None, **kwargs: Any):
+        id2label_given = bool(kwargs.get("id2label"))
+        # An own __init__ keeps the backend config positional (transformers 5 makes generated inits keyword-only).
+        super().__init__(backend_config, **kwargs)
+        num_classes = self.model_config["decoder"]["num_classes"]
+        if len(self.id2label or {}) != num_classes:
+            if id2label_given:
+                raise ValueError(
+                    f"id2label has {len(self.id2label)} labels {self.id2label} but the classifier has "
+                    f"num_classes={num_classes}: give one label per class"
+                )
+            # No labels saved (or transformers' 2-label default for another class count): no names, clear errors.
+            self.id2label = MissingLabels(num_classes)
+            self.label2id = {}
+
+    @classmethod
+    def default_backend_config(cls) -> TextClassifierConfig:
+        return TextClassifierConfig(
+            TextEncoderConfig(), ClassificationDecoderConfig(), num_latents=512, num_latent_channels=512
+        )
+
+    @classmethod
+    def backend_config_from_dict(cls, data: dict[str, Any]) -> TextClassifierConfig:
+        return perceiver_io_config_from_dict(data, TextEncoderConfig, ClassificationDecoderConfig)
+
+
+class PerceiverTextClassifier(PerceiverPreTrainedModel):
+    config_class = PerceiverTextClassifierConfig
+    main_input_name = "input_ids"
+
+    def __init__(self, config: PerceiverTextClassifierConfig):
+        super().__init__(config)
+        self.backend_model = TextClassifier(config.backend_config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> torch.nn.Embedding:
+        return self.backend_model.encoder.input_adapter.txt_embedding
+
+    @staticmethod
+    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverTextClassifier":
+        """Load a Lightning checkpoint of the text classifier (``LitTextClassifier``)."""
+        backend_config, state_dict = load_perceiver_io_checkpoint(
+            ckpt_path, TextEncoderConfig, ClassificationDecoderConfig
+        )
+        config = PerceiverTextClassifierConfig(backend_config)
+        config.is_decoder = False
+        model = PerceiverTextClassifier(config)
+        model.backend_model.load_state_dict(state_dict)
+        return model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> SequenceClassifierOutput | tuple:
+        """
+        :param input_ids: ``(b, n)`` token ids.
+        :param attention_mask: ``(b, n)``, 1 = token, 0 = padding.
+        :param labels: ``(b,)`` class indices (``-100`` ignored); the loss is the cross-entropy.
+        """
+        kwargs.pop("token_type_ids", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
+        if input_ids is None:
+            raise ValueError("input_ids must be given")
+        pad_mask = None
+        if attention_mask is not None:
+            if not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
+                shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else attention_mask
+                raise ValueError(
+                    f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}"
+                )
+            pad_mask = ~attention_mask.bool()
+        logits = self.backend_model(input_ids, pad_mask=pad_mask)
+
+        loss = None
+        if labels is not None:
+            if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != (input_ids.shape[0],):
+                shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+                raise ValueError(f"labels must have shape (batch_size,) = ({input_ids.shape[0]},), got {shape}")
+            loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
+
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        if not return_dict:
+            return (logits,) if loss is None else (loss, logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+AutoConfig.register(PerceiverTextClassifierConfig.model_type, PerceiverTextClassifierConfig, exist_ok=True)
+AutoModelForSequenceClassification.register(PerceiverTextClassifierConfig, PerceiverTextClassifier, exist_ok=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Conversion
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def convert_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    tokenizer_name: str | PreTrainedTokenizerBase,
+    id2label: dict[int, str] | None = None,
+    label2id: dict[str, int] | None = None,
+    **kwargs: Any,
+) -> PerceiverTextClassifier:
+    """Convert a Lightning checkpoint of the text classifier into a ``PerceiverTextClassifier`` folder with the
+    tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer) and optional class labels."""
+    tokenizer = tokenizer_name
+    if not isinstance(tokenizer, PreTrainedTokenizerBase):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, verbose=False)
+    model = PerceiverTextClassifier.from_checkpoint(ckpt_url)
+    if id2label is not None:
+        num_classes = model.backend_model.config.decoder.num_classes
+        if len(id2label) != num_classes:
+            raise ValueError(f"id2label has {len(id2label)} labels but the classifier has num_classes={num_classes}")
+        model.config.id2label = {int(k): v for k, v in id2label.items()}
+        model.config.label2id = label2id if label2id is not None else {v: int(k) for k, v in id2label.items()}
+    tokenizer.save_pretrained(save_dir, **kwargs)
+    model.save_pretrained(save_dir, **kwargs)
+    return model
+
+
+def convert_imdb_classifier_checkpoint(
+    save_dir: str | Path, ckpt_url: str | Path, tokenizer_name: str | PreTrainedTokenizerBase, **kwargs: Any
+) -> PerceiverTextClassifier:
+    """``convert_checkpoint`` with the IMDb sentiment labels."""
+    return convert_checkpoint(
+        save_dir,
+        ckpt_url,
+        tokenizer_name,
+        id2label={0: "NEGATIVE", 1: "POSITIVE"},
+        label2id={"NEGATIVE": 0, "POSITIVE": 1},
+        **kwargs,
+    )
