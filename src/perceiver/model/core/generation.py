@@ -287,7 +287,7 @@ def contrastive_search(
         cand_ids = torch.cat([input_ids.repeat_interleave(k, dim=0), top_ids.reshape(-1, 1)], dim=1)
         cand_kwargs = dict(model_kwargs)
         if (mask := model_kwargs.get("attention_mask")) is not None:
-            mask = torch.cat([mask, mask.new_ones(batch_size, 1)], dim=1)
+            # already one column longer than input_ids: _update_model_kwargs_for_generation extends it per step
             cand_kwargs["attention_mask"] = mask.repeat_interleave(k, dim=0)
         if (cache := model_kwargs.get("cache")) is not None:
             cache.batch_repeat_interleave(k)

@@ -60,6 +60,14 @@ class PerceiverBackendConfig(PretrainedConfig):
         self.model_config = model_config
         super().__init__(**kwargs)
 
+    def __init_subclass__(cls, **kwargs: Any):
+        has_init = "__init__" in cls.__dict__
+        super().__init_subclass__(**kwargs)
+        if not has_init and "__init__" in cls.__dict__:
+            # transformers 5 gives config subclasses without an __init__ a generated keyword-only one; drop it so
+            # that they keep the inherited constructor (``Config(backend_config)``).
+            del cls.__init__
+
     @classmethod
     def default_backend_config(cls) -> Any:
         raise NotImplementedError
