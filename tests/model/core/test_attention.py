@@ -172,3 +172,15 @@ def test_pad_mask_validation():
         mha(x, x, pad_mask=torch.zeros(2, 4, dtype=torch.bool))
     with pytest.raises(TypeError, match="pad_mask must be a bool tensor"):
         mha(x, x, pad_mask=torch.zeros(2, 5))
+
+
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("qk, v", [(261, 261), (12, 60), (322, 322)])
+def test_zero_padded_head_dims_are_exact(qk, v, causal, padded):
+    mha = MultiHeadAttention(1, 16, 16, num_qk_channels=qk, num_v_channels=v, causal_attention=causal).eval()
+    x_q, x_kv = torch.randn(2, 5, 16), torch.randn(2, 9, 16)
+    pad_mask = (torch.rand(2, 9) < 0.3) if padded else None
+    expected = naive_mha(mha, x_q, x_kv, pad_mask=pad_mask)
+    mha.pad_head_dims = True  # what the GPU path does automatically
+    torch.testing.assert_close(mha(x_q, x_kv, pad_mask).last_hidden_state, expected, atol=1e-5, rtol=0)

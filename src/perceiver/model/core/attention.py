@@ -3,6 +3,7 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.attention.bias import causal_lower_right
 
 from perceiver.model.core.kv_cache import KVCache
 from perceiver.model.core.position import RotaryPositionEmbedding
@@ -42,6 +43,55 @@ def masked_attention(
     has_key = mask.any(dim=-1, keepdim=True)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p, scale=scale)
     return out * has_key.to(out.dtype)
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    pad_mask: torch.Tensor | None,
+    causal: bool,
+    dropout_p: float,
+    scale: float,
+    pad_head_dims: bool = False,
+) -> torch.Tensor:
+    """Attention of ``q`` (b, h, n_q, d), ``k`` (b, h, n_k, d), ``v`` (b, h, n_k, e) on SDPA.
+
+    Without padding the causal mask is passed as a lower-right ``CausalBias`` (or ``is_causal`` when square), which
+    keeps the fused kernels eligible; with padding an explicit boolean mask is built. ``pad_head_dims`` zero-pads
+    the head dims to what fused GPU kernels accept (exact: zeros add nothing to ``q.k``, the scale is explicit).
+    """
+    n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
+    if pad_head_dims:
+        q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None)
+    if pad_mask is None and (not causal or n_k >= n_q):
+        if causal and n_q != n_k:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=causal_lower_right(n_q, n_k), dropout_p=dropout_p, scale=scale
+            )
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
+    else:
+        out = masked_attention(q, k, v, attention_mask(pad_mask, n_q, n_k, causal, q.device), dropout_p, scale)
+    return out[..., :d_v]
+
+
+def zero_pad_head_dims(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, same_dims: bool, multiple: int = 8
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Zero-pad head dims to multiples of ``multiple``; with ``same_dims`` (no mask: FlashAttention is eligible,
+    which needs equal dims up to 256) query/key and value to one common size."""
+    d_qk, d_v = q.shape[-1], v.shape[-1]
+    target_qk = -(-d_qk // multiple) * multiple
+    target_v = -(-d_v // multiple) * multiple
+    if same_dims and max(target_qk, target_v) <= 256:
+        target_qk = target_v = max(target_qk, target_v)
+    if target_qk != d_qk:
+        q = F.pad(q, (0, target_qk - d_qk))
+        k = F.pad(k, (0, target_qk - d_qk))
+    if target_v != d_v:
+        v = F.pad(v, (0, target_v - d_v))
+    return q, k, v
 
 
 class MultiHeadAttention(nn.Module):
@@ -91,6 +141,8 @@ class MultiHeadAttention(nn.Module):
         self.max_heads_parallel = max_heads_parallel or num_heads
         self.causal_attention = causal_attention
         self.dropout = dropout
+        # None: zero-pad head dims for fused kernels on CUDA only; True/False force it (tests, benchmarks)
+        self.pad_head_dims: bool | None = None
 
         self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels, bias=qkv_bias)
         self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels, bias=qkv_bias)
@@ -123,9 +175,8 @@ class MultiHeadAttention(nn.Module):
             k, v = kv_cache.update(k, v)
             k, v = k.to(q.dtype), v.to(q.dtype)  # the cache keeps its own dtype under autocast
 
-        b, n_q, n_k = q.shape[0], q.shape[1], k.shape[1]
         if pad_mask is not None:
-            check_pad_mask(pad_mask, b, n_k)
+            check_pad_mask(pad_mask, k.shape[0], k.shape[1])
 
         q, k, v = (t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for t in (q, k, v))
         if rot_pos_emb_q is not None:
@@ -133,18 +184,19 @@ class MultiHeadAttention(nn.Module):
         if rot_pos_emb_k is not None:
             k = rot_pos_emb_k.rotate(k)
 
-        mask = attention_mask(pad_mask, n_q, n_k, self.causal_attention, q.device)
         dropout_p = self.dropout if self.training else 0.0
+        pad_head_dims = self.pad_head_dims if self.pad_head_dims is not None else q.is_cuda
+
+        def attend(h: slice) -> torch.Tensor:
+            return attention(
+                q[:, h], k[:, h], v[:, h], pad_mask, self.causal_attention, dropout_p, self.dp_scale, pad_head_dims
+            )
 
         if self.max_heads_parallel >= self.num_heads:
-            o = masked_attention(q, k, v, mask, dropout_p, self.dp_scale)
+            o = attend(slice(None))
         else:
-            chunks = [
-                masked_attention(q[:, h : h + self.max_heads_parallel], k[:, h : h + self.max_heads_parallel],
-                                 v[:, h : h + self.max_heads_parallel], mask, dropout_p, self.dp_scale)
-                for h in range(0, self.num_heads, self.max_heads_parallel)
-            ]  # fmt: skip
-            o = torch.cat(chunks, dim=1)
+            step = self.max_heads_parallel
+            o = torch.cat([attend(slice(h, h + step)) for h in range(0, self.num_heads, step)], dim=1)
 
         o = self.o_proj(o.transpose(1, 2).flatten(2))
         return ModuleOutput(last_hidden_state=o, kv_cache=kv_cache)
