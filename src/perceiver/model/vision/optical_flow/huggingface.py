@@ -1,0 +1,143 @@
+"""Hugging Face wrapper of the optical flow model, its registration (``AutoConfig`` and the ``optical-flow``
+pipeline) and conversion of ``transformers``' ``PerceiverForOpticalFlow`` (``deepmind/optical-flow-perceiver``)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from transformers import AutoConfig
+from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.utils import ModelOutput
+
+from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_encoder_params, copy_params
+from perceiver.model.core.huggingface import (
+    PerceiverBackendConfig,
+    PerceiverPreTrainedModel,
+    perceiver_io_config_from_dict,
+)
+from perceiver.model.vision.optical_flow.backend import (
+    OpticalFlow,
+    OpticalFlowConfig,
+    OpticalFlowDecoderConfig,
+    OpticalFlowEncoderConfig,
+)
+from perceiver.model.vision.optical_flow.pipeline import OpticalFlowPipeline
+
+
+class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
+    model_type = "perceiver-io-optical-flow"
+
+    def __init__(self, backend_config: OpticalFlowConfig | None = None, **kwargs: Any):
+        super().__init__(backend_config, **kwargs)
+
+    @classmethod
+    def default_backend_config(cls) -> OpticalFlowConfig:
+        encoder = OpticalFlowEncoderConfig(
+            num_cross_attention_heads=1, num_self_attention_heads=16, num_self_attention_layers_per_block=24
+        )
+        decoder = OpticalFlowDecoderConfig(
+            num_cross_attention_heads=1, num_cross_attention_qk_channels=512, cross_attention_residual=False
+        )
+        return OpticalFlowConfig(encoder, decoder, num_latents=2048, num_latent_channels=512)
+
+    @classmethod
+    def backend_config_from_dict(cls, data: dict[str, Any]) -> OpticalFlowConfig:
+        return perceiver_io_config_from_dict(data, OpticalFlowEncoderConfig, OpticalFlowDecoderConfig)
+
+
+@dataclass
+class OpticalFlowPerceiverOutput(ModelOutput):
+    logits: torch.Tensor | None = None
+
+
+class OpticalFlowPerceiver(PerceiverPreTrainedModel):
+    config_class = OpticalFlowPerceiverConfig
+    main_input_name = "inputs"
+
+    def __init__(self, config: OpticalFlowPerceiverConfig):
+        super().__init__(config)
+        self.backend_model = OpticalFlow(config.backend_config)
+        self.post_init()
+
+    def forward(self, inputs: torch.Tensor, **kwargs: Any) -> OpticalFlowPerceiverOutput:
+        """``inputs``: ``(b, 2, 27, h, w)`` patches of frame pairs (see ``OpticalFlowProcessor``); ``logits``: the
+        flow ``(b, h, w, 2)`` before the processor's flow scale."""
+        if kwargs.get("labels") is not None:
+            raise ValueError("Loss computation from labels not supported yet")
+        return OpticalFlowPerceiverOutput(logits=self.backend_model(inputs))
+
+
+def convert_config(config: transformers.PerceiverConfig) -> OpticalFlowConfig:
+    """Backend config equivalent to a ``transformers`` ``PerceiverForOpticalFlow`` config."""
+    if not config.use_query_residual:
+        raise ValueError("use_query_residual=False in the encoder cross-attention is not supported")
+    image_shape = tuple(config.train_size)
+    encoder = OpticalFlowEncoderConfig(
+        image_shape=image_shape,
+        num_patch_input_channels=27,
+        num_patch_hidden_channels=64,
+        num_frequency_bands=64,
+        num_cross_attention_heads=config.num_cross_attention_heads,
+        num_cross_attention_qk_channels=config.qk_channels,
+        num_cross_attention_v_channels=config.v_channels,
+        cross_attention_widening_factor=config.cross_attention_widening_factor,
+        num_self_attention_heads=config.num_self_attention_heads,
+        num_self_attention_qk_channels=config.qk_channels,
+        num_self_attention_v_channels=config.v_channels,
+        num_self_attention_layers_per_block=config.num_self_attends_per_block,
+        num_self_attention_blocks=config.num_blocks,
+        self_attention_widening_factor=config.self_attention_widening_factor,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    decoder = OpticalFlowDecoderConfig(
+        image_shape=image_shape,
+        rescale_factor=100.0,
+        num_cross_attention_heads=1,
+        # the decoder cross-attention projects queries and keys to the latent width
+        num_cross_attention_qk_channels=config.d_latents,
+        cross_attention_residual=False,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    return OpticalFlowConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
+
+
+def copy_optical_flow_params(src: torch.nn.Module, tgt: OpticalFlow) -> None:
+    perceiver = src.perceiver
+    copy_encoder_params(perceiver, tgt.encoder)
+    copy_params(perceiver.input_preprocessor.conv_after_patches, tgt.encoder.input_adapter.linear)
+    src_decoder = perceiver.decoder.decoder
+    copy_cross_attention_layer_params(
+        src_decoder.decoding_cross_attention, tgt.decoder.cross_attn, query_residual=False
+    )
+    copy_params(src_decoder.final_layer, tgt.decoder.output_adapter.linear)
+
+
+def convert_hf_model(src: torch.nn.Module) -> OpticalFlowPerceiver:
+    """Convert an in-memory ``transformers`` ``PerceiverForOpticalFlow``."""
+    tgt = OpticalFlowPerceiver(OpticalFlowPerceiverConfig(convert_config(src.config))).eval()
+    copy_optical_flow_params(src, tgt.backend_model)
+    return tgt
+
+
+def convert_model(
+    save_dir: str | Path,
+    source_repo_id: str = "deepmind/optical-flow-perceiver",
+    push_to_hub: bool = False,
+    **kwargs: Any,
+) -> OpticalFlowPerceiver:
+    """Convert the official optical flow model (hub id or local folder) and save it to ``save_dir``."""
+    src = transformers.PerceiverForOpticalFlow.from_pretrained(source_repo_id).eval()
+    tgt = convert_hf_model(src)
+    tgt.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
+    return tgt
+
+
+AutoConfig.register(OpticalFlowPerceiverConfig.model_type, OpticalFlowPerceiverConfig, exist_ok=True)
+if "optical-flow" not in PIPELINE_REGISTRY.get_supported_tasks():
+    PIPELINE_REGISTRY.register_pipeline(
+        "optical-flow", pipeline_class=OpticalFlowPipeline, pt_model=OpticalFlowPerceiver, type="image"
+    )
