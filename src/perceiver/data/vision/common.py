@@ -1,0 +1,80 @@
+"""Shared pieces of the image data modules: a pillow/numpy transform to channels-last tensors and a map-style
+dataset of ``{"image", "label"}`` examples."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+from torch.utils.data import Dataset
+
+
+class ImageTransform:
+    """PIL image (or uint8 array) -> float tensor ``(h, w, c)`` (or ``(c, h, w)``), resized to ``image_shape``,
+    scaled to [0, 1] and, with ``normalize``, to [-1, 1]. ``random_crop``: pad by this many pixels and crop back at
+    a random offset (training augmentation)."""
+
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        normalize: bool = True,
+        channels_last: bool = True,
+        random_crop: int | None = None,
+    ):
+        if len(image_shape) != 3 or image_shape[2] not in (1, 3):
+            raise ValueError(f"image_shape must be (height, width, channels) with 1 or 3 channels, got {image_shape}")
+        if random_crop is not None and random_crop < 0:
+            raise ValueError(f"random_crop must be >= 0, got {random_crop}")
+        self.image_shape = tuple(image_shape)
+        self.normalize = normalize
+        self.channels_last = channels_last
+        self.random_crop = random_crop
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        if not isinstance(image, PIL.Image.Image):
+            image = PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
+        h, w, c = self.image_shape
+        image = image.convert("L" if c == 1 else "RGB")
+        if image.size != (w, h):
+            image = image.resize((w, h), PIL.Image.Resampling.BILINEAR)
+        x = np.asarray(image, dtype=np.float32) / 255.0
+        x = x.reshape(h, w, c)
+        if self.random_crop:
+            x = random_crop(x, self.random_crop)
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        if self.normalize:
+            t = (t - 0.5) / 0.5
+        return t if self.channels_last else t.permute(2, 0, 1)
+
+
+def random_crop(x: np.ndarray, padding: int) -> np.ndarray:
+    """Zero-pad ``(h, w, c)`` by ``padding`` and crop ``(h, w)`` at a random offset."""
+    h, w = x.shape[:2]
+    padded = np.pad(x, ((padding, padding), (padding, padding), (0, 0)))
+    i, j = (int(v) for v in torch.randint(0, 2 * padding + 1, (2,)))
+    return padded[i : i + h, j : j + w]
+
+
+class ImageDataset(Dataset):
+    """Examples ``{"image": transform(image), "label": int}`` from a sequence of images and labels (or a
+    Hugging Face dataset with ``image_key`` and ``label_key`` columns)."""
+
+    def __init__(
+        self,
+        source: Any,
+        transform: Callable[[Any], torch.Tensor],
+        image_key: str = "image",
+        label_key: str = "label",
+    ):
+        self.source = source
+        self.transform = transform
+        self.image_key = image_key
+        self.label_key = label_key
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        example = self.source[index]
+        return {"image": self.transform(example[self.image_key]), "label": int(example[self.label_key])}

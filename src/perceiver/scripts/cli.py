@@ -1,0 +1,94 @@
+"""The Lightning CLI of the training scripts: ``python -m perceiver.scripts.<task> fit|validate|test ...``.
+
+- Defaults from ``trainer.yaml`` (learning-rate monitor, checkpoints of the best ``val_loss`` and the last step,
+  logs under ``logs/``), overridable by ``--config`` files and command-line arguments.
+- ``--optimizer=<name>``: any ``torch.optim`` optimizer by class name; ``--lr_scheduler=CosineWithWarmupLR`` or
+  ``ConstantWithWarmupLR`` (or any ``torch.optim.lr_scheduler`` class), stepped every optimizer step.
+- Extra strategies: ``ddp_static_graph`` (DDP with a static graph, needed with activation checkpointing) and
+  ``fsdp_perceiver_ar`` (FSDP wrapping each attention layer of Perceiver AR models, with activation checkpointing).
+"""
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeUnion
+from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+from torch.optim import Optimizer
+
+from perceiver.scripts.lrs import ConstantWithWarmupLR, CosineWithWarmupLR
+
+TRAINER_CONFIG = str(Path(__file__).with_name("trainer.yaml"))
+SUBCOMMANDS = ("fit", "validate", "test")
+
+__all__ = ["CLI", "ConstantWithWarmupLR", "CosineWithWarmupLR", "TRAINER_CONFIG", "register_strategies"]
+
+
+def perceiver_ar_wrapped_modules() -> set[type]:
+    """Module classes that the ``fsdp_perceiver_ar`` strategy shards and checkpoints one by one."""
+    from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionLayer
+
+    return {CrossAttentionLayer, SelfAttentionLayer}
+
+
+def fsdp_perceiver_ar_strategy(**kwargs: Any) -> Any:
+    """An ``FSDPStrategy`` that wraps every cross- and self-attention layer in its own FSDP unit and recomputes
+    their activations in the backward pass (activation checkpointing)."""
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    modules = perceiver_ar_wrapped_modules()
+    kwargs.setdefault("auto_wrap_policy", modules)
+    kwargs.setdefault("activation_checkpointing_policy", modules)
+    return FSDPStrategy(**kwargs)
+
+
+class _FSDPPerceiverAR:
+    """Registry entry that builds the FSDP strategy lazily (FSDP imports are heavy and need torch.distributed)."""
+
+    def __new__(cls, **kwargs: Any) -> Any:
+        return fsdp_perceiver_ar_strategy(**kwargs)
+
+
+def register_strategies() -> None:
+    if "ddp_static_graph" not in StrategyRegistry:
+        StrategyRegistry.register(
+            "ddp_static_graph",
+            DDPStrategy,
+            description="DDP with static_graph=True (required with activation checkpointing)",
+            static_graph=True,
+            find_unused_parameters=False,
+        )
+    if "fsdp_perceiver_ar" not in StrategyRegistry:
+        StrategyRegistry.register(
+            "fsdp_perceiver_ar",
+            _FSDPPerceiverAR,
+            description="FSDP with one unit per Perceiver AR attention layer and activation checkpointing",
+        )
+
+
+register_strategies()
+
+
+class CLI(LightningCLI):
+    """``LightningCLI`` with the perceiver defaults. Task scripts subclass it to link data-module attributes to
+    model arguments and to set model defaults (``add_arguments_to_parser``)."""
+
+    def __init__(self, model_class: type[LightningModule], *args: Any, description: str | None = None, **kwargs: Any):
+        parser_kwargs = kwargs.pop("parser_kwargs", {})
+        if description is not None:
+            parser_kwargs.setdefault("description", description)
+        for subcommand in SUBCOMMANDS:
+            parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [TRAINER_CONFIG])
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        super().__init__(model_class, *args, parser_kwargs=parser_kwargs, **kwargs)
+
+    @staticmethod
+    def configure_optimizers(
+        lightning_module: LightningModule, optimizer: Optimizer, lr_scheduler: LRSchedulerTypeUnion | None = None
+    ) -> Any:
+        if lr_scheduler is None:
+            return optimizer
+        if isinstance(lr_scheduler, CosineWithWarmupLR) and lr_scheduler.training_steps <= 0:
+            # No --trainer.max_steps: decay over the run's estimated number of optimizer steps.
+            lr_scheduler.training_steps = int(lightning_module.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
