@@ -168,6 +168,8 @@ class MultiHeadAttention(nn.Module):
         :param pad_mask: ``(b, n_k)`` bool, ``True`` = padding, over all keys (cached ones included).
         :param kv_cache: updated in place with the projected keys and values of ``x_kv``.
         """
+        check_features("x_q", x_q, self.q_proj.in_features)
+        check_features("x_kv", x_kv, self.k_proj.in_features, batch_size=x_q.shape[0])
         q = self.q_proj(x_q)
         k = self.k_proj(x_kv)
         v = self.v_proj(x_kv)
@@ -200,6 +202,18 @@ class MultiHeadAttention(nn.Module):
 
         o = self.o_proj(o.transpose(1, 2).flatten(2))
         return ModuleOutput(last_hidden_state=o, kv_cache=kv_cache)
+
+
+def check_features(name: str, x: torch.Tensor, channels: int, batch_size: int | None = None) -> None:
+    """``x`` must be a floating tensor ``(batch_size, length, channels)``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating point tensor, got dtype {x.dtype}")
+    if x.dim() != 3 or x.shape[-1] != channels:
+        raise ValueError(f"{name} must have shape (batch_size, length, {channels}), got {tuple(x.shape)}")
+    if batch_size is not None and x.shape[0] != batch_size:
+        raise ValueError(f"{name} has batch size {x.shape[0]}, expected {batch_size}")
 
 
 def check_pad_mask(pad_mask: torch.Tensor, batch_size: int, num_keys: int) -> None:
