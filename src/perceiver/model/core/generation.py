@@ -241,7 +241,7 @@ def contrastive_search(
     stopping_criteria: Any,
     generation_config: Any,
     synced_gpus: bool = False,
-    streamer: Any = None,
+    contrastive_streamer: Any = None,
     **model_kwargs: Any,
 ) -> Any:
     """Contrastive search (Su et al. 2022) as a ``custom_generate`` decoding method of ``transformers``' ``generate``
@@ -252,6 +252,9 @@ def contrastive_search(
     seen so far), and keeps the best. The candidates run as one batch of ``b * top_k`` rows; with a cache, it is
     expanded to the candidates and then narrowed to the chosen ones. Works with and without cache, and the two agree
     because both follow the model's latent schedule.
+
+    :param contrastive_streamer: the ``streamer`` of ``generate`` (transformers passes only the arguments that its
+        own decoding methods lack to a ``custom_generate`` callable, so the streamer travels under this name).
     """
     from transformers.generation.utils import GenerateDecoderOnlyOutput
 
@@ -267,6 +270,9 @@ def contrastive_search(
     scores = () if return_dict and generation_config.output_scores else None
     raw_logits = () if return_dict and generation_config.output_logits else None
 
+    streamer = contrastive_streamer
+    if streamer is not None:
+        streamer.put(input_ids.cpu())
     batch_size = input_ids.shape[0]
     unfinished = torch.ones(batch_size, dtype=torch.long, device=input_ids.device)
     outputs = model(**model.prepare_inputs_for_generation(input_ids, **model_kwargs), return_dict=True)

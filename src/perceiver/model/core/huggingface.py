@@ -320,6 +320,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             check_left_padding(attention_mask)
         if kwargs.get("custom_generate") is None and self._is_contrastive_search(kwargs):
             kwargs["custom_generate"] = contrastive_search
+            kwargs["contrastive_streamer"] = kwargs.pop("streamer", None)
         return super().generate(inputs=input_ids, latent_schedule=schedule, **kwargs)
 
     def _is_contrastive_search(self, kwargs: dict[str, Any]) -> bool:
