@@ -1,0 +1,59 @@
+"""Hugging Face wrapper of the symbolic audio model: config, model (``generate``), Auto-class and
+``symbolic-audio-generation`` pipeline registration, conversion of Lightning checkpoints."""
+
+from pathlib import Path
+from typing import Any
+
+from transformers import AutoConfig, AutoModelForCausalLM
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
+from perceiver.model.audio.symbolic.pipeline import ReturnType, SymbolicAudioPipeline
+from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
+from perceiver.model.text.clm.huggingface import load_checkpoint
+
+__all__ = [
+    "PerceiverSymbolicAudioModel",
+    "PerceiverSymbolicAudioModelConfig",
+    "ReturnType",
+    "SymbolicAudioPipeline",
+    "convert_checkpoint",
+]
+
+
+class PerceiverSymbolicAudioModelConfig(PerceiverCausalSequenceModelConfig):
+    model_type = "perceiver-ar-symbolic-audio-model"
+    backend_config_class = SymbolicAudioModelConfig
+
+
+class PerceiverSymbolicAudioModel(PerceiverCausalSequenceModel):
+    config_class = PerceiverSymbolicAudioModelConfig
+    backend_model_class = SymbolicAudioModel
+
+    @staticmethod
+    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverSymbolicAudioModel":
+        """Load a Lightning checkpoint of ``LitSymbolicAudioModel`` (a local file or an http(s) URL)."""
+        # The checkpoint layout (hyper-parameters = config fields, weights under "model.") is the one of all
+        # Perceiver AR Lightning modules, so the causal LM's reader serves here too.
+        config, state_dict = load_checkpoint(ckpt_path)
+        config = SymbolicAudioModelConfig.create(**vars(config))
+        model = PerceiverSymbolicAudioModel(PerceiverSymbolicAudioModelConfig(config))
+        model.backend_model.load_state_dict(state_dict)
+        return model
+
+
+AutoConfig.register(PerceiverSymbolicAudioModelConfig.model_type, PerceiverSymbolicAudioModelConfig, exist_ok=True)
+AutoModelForCausalLM.register(PerceiverSymbolicAudioModelConfig, PerceiverSymbolicAudioModel, exist_ok=True)
+PIPELINE_REGISTRY.register_pipeline(
+    "symbolic-audio-generation", pipeline_class=SymbolicAudioPipeline, pt_model=AutoModelForCausalLM
+)
+
+
+def convert_checkpoint(save_dir: str | Path, ckpt_url: str | Path, **kwargs: Any) -> PerceiverSymbolicAudioModel:
+    """Convert a Lightning checkpoint into a Hugging Face folder ``save_dir`` (the MIDI tokenizer needs no files).
+
+    :param kwargs: passed to ``save_pretrained`` (e.g. ``push_to_hub=True``).
+    """
+    model = PerceiverSymbolicAudioModel.from_checkpoint(ckpt_url)
+    model.save_pretrained(save_dir, **kwargs)
+    return model

@@ -1,0 +1,46 @@
+"""Lightning module of the symbolic audio model (Perceiver AR on MIDI tokens): next-token loss on the latents."""
+
+import dataclasses
+from typing import Any
+
+from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
+from perceiver.model.core.lightning import LitCausalSequenceModel
+
+PADDING_SIDE_ERROR = (
+    "Symbolic audio modeling with Perceiver AR requires a data module configured with padding_side=left"
+)
+
+
+class LitSymbolicAudioModel(LitCausalSequenceModel):
+    """Trains a :class:`SymbolicAudioModel`. Arguments are the ``SymbolicAudioModelConfig`` fields plus ``params``:
+    initial weights from a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or folder."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.model = SymbolicAudioModel(SymbolicAudioModelConfig.create(**self.hparams))
+        if self.hparams.params is not None:
+            from perceiver.model.audio.symbolic.huggingface import PerceiverSymbolicAudioModel
+
+            self.load_backend_params(self.hparams.params, PerceiverSymbolicAudioModel.from_pretrained)
+
+    @property
+    def backend_config(self) -> SymbolicAudioModelConfig:
+        return self.model.config
+
+    def to_hgf_model(self) -> Any:
+        """A ``PerceiverSymbolicAudioModel`` (``generate``, ``save_pretrained``, the pipeline) sharing this module's
+        backend."""
+        from perceiver.model.audio.symbolic.huggingface import (
+            PerceiverSymbolicAudioModel,
+            PerceiverSymbolicAudioModelConfig,
+        )
+
+        config = PerceiverSymbolicAudioModelConfig(model_config=dataclasses.asdict(self.model.config))
+        return PerceiverSymbolicAudioModel(config, backend_model=self.model)
+
+    def setup(self, stage: str | None = None) -> None:
+        trainer = self._trainer
+        datamodule = None if trainer is None else getattr(trainer, "datamodule", None)
+        # Perceiver AR takes its latents from the end of the sequence: padding must be on the left.
+        if getattr(datamodule, "padding_side", "left") != "left":
+            raise ValueError(PADDING_SIDE_ERROR)
