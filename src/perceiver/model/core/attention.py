@@ -63,7 +63,8 @@ def attention(
     """
     n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
     if pad_head_dims:
-        q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None)
+        # The CPU flash kernel takes a mask too; on CUDA a mask rules FlashAttention out anyway.
+        q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None or not q.is_cuda)
     if pad_mask is None and (not causal or n_k >= n_q):
         if causal and n_q != n_k:
             out = F.scaled_dot_product_attention(
@@ -141,7 +142,8 @@ class MultiHeadAttention(nn.Module):
         self.max_heads_parallel = max_heads_parallel or num_heads
         self.causal_attention = causal_attention
         self.dropout = dropout
-        # None: zero-pad head dims for fused kernels on CUDA only; True/False force it (tests, benchmarks)
+        # None: zero-pad head dims for fused kernels on CUDA, and on the CPU where qk and v head dims differ;
+        # True/False force it (tests, benchmarks)
         self.pad_head_dims: bool | None = None
 
         self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels, bias=qkv_bias)
@@ -187,7 +189,12 @@ class MultiHeadAttention(nn.Module):
             k = rot_pos_emb_k.rotate(k)
 
         dropout_p = self.dropout if self.training else 0.0
-        pad_head_dims = self.pad_head_dims if self.pad_head_dims is not None else q.is_cuda
+        if self.pad_head_dims is not None:
+            pad_head_dims = self.pad_head_dims
+        else:
+            # CPU: only when query/key and value head dims differ (the CPU flash kernel needs them equal; SDPA's math
+            # fallback is several times slower, e.g. language-perceiver's qk 32 / v 160)
+            pad_head_dims = q.is_cuda or q.shape[-1] != v.shape[-1]
 
         def attend(h: slice) -> torch.Tensor:
             return attention(
