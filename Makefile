@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-slow lint format bench demo clean
+.PHONY: venv test test-slow lint format bench demo docs-check clean
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,9 @@ bench: venv
 
 demo: venv
 	$(PY) -m perceiver.demo
+
+docs-check: venv
+	$(PY) -m pytest tests/test_docs.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""Every fenced Python block in README.md and docs/ runs, so the docs cannot rot.
+
+Blocks of one page run in order in one namespace, in a temporary working directory. An HTML comment on the line
+before a block changes how it runs:
+
+- ``<!-- docs-test: replace OLD => NEW -->`` substitutes text (small sizes, a local folder for a hub id); several
+  replace comments may precede one block;
+- ``<!-- docs-test: skip (reason) -->`` skips a block that cannot run offline (downloads, a GPU).
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"((?:<!-- docs-test:[^\n]*-->\n)*)```python\n(.*?)```", re.S)
+DIRECTIVE = re.compile(r"<!-- docs-test: (skip|replace)(.*?)-->")
+
+
+def blocks(page: Path) -> list[tuple[str, bool]]:
+    result = []
+    for directives, code in BLOCK.findall(page.read_text()):
+        skip = False
+        for kind, arg in DIRECTIVE.findall(directives):
+            if kind == "skip":
+                skip = True
+            else:
+                old, new = (part.strip() for part in arg.split("=>", 1))
+                code = code.replace(old, new)
+        result.append((code, skip))
+    return result
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_python_blocks_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": f"docs_{page.stem}"}
+    for i, (code, skip) in enumerate(blocks(page)):
+        if skip:
+            continue
+        try:
+            exec(compile(code, f"{page.name}[block {i + 1}]", "exec"), namespace)
+        except Exception as e:
+            raise AssertionError(f"{page.name}, python block {i + 1} fails:\n{code}") from e
