@@ -1,0 +1,148 @@
+"""Perceiver AR generation and training speed: the exact KV cache against uncached generation and against
+lucidrains' ``perceiver-ar-pytorch`` (which has no cache), configuration CLM-S.
+
+CLM-S: vocabulary 262, ``max_seq_len`` 1024, ``max_latents`` 256, 256 channels, 8 heads, 4 self-attention layers.
+Generation: a 512-token prompt, 256 new tokens, greedy, batch 1, through ``generate`` of the Hugging Face wrapper
+(``num_latents=1``: the latents grow from 1 to 256). Training: one AdamW step on a batch of 4 x 1024 tokens
+(768 prefix + 256 latents). ``perceiver-ar-pytorch`` gets the comparable configuration (dim 256, depth 4, 8 heads
+of 32 channels, prefix 511 so that its latents grow like ours); its row is skipped when it is not installed
+(``pip install perceiver-ar-pytorch``).
+
+    python -m benchmarks.generate            # CLM-S
+    python -m benchmarks.generate --quick    # a small configuration, for a smoke test
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from benchmarks.common import interleaved_medians, machine, print_table, save_results
+from perceiver.model.text.clm import (
+    CausalLanguageModel,
+    CausalLanguageModelConfig,
+    PerceiverCausalLanguageModel,
+    PerceiverCausalLanguageModelConfig,
+)
+
+CLM_S = dict(vocab_size=262, max_seq_len=1024, max_latents=256, num_channels=256, num_heads=8,
+             num_self_attention_layers=4)  # fmt: skip
+QUICK = dict(vocab_size=262, max_seq_len=128, max_latents=32, num_channels=128, num_heads=4,
+             num_self_attention_layers=2)  # fmt: skip
+
+
+def lucidrains_model(sizes: dict, prefix_len: int):
+    """``perceiver_ar_pytorch.PerceiverAR`` of a comparable size, or ``None`` when the package is missing."""
+    try:
+        from perceiver_ar_pytorch import PerceiverAR
+        from perceiver_ar_pytorch.autoregressive_wrapper import AutoregressiveWrapper
+    except ImportError:
+        return None
+    net = PerceiverAR(
+        num_tokens=sizes["vocab_size"],
+        dim=sizes["num_channels"],
+        depth=sizes["num_self_attention_layers"],
+        heads=sizes["num_heads"],
+        dim_head=sizes["num_channels"] // sizes["num_heads"],
+        max_seq_len=sizes["max_seq_len"],
+        cross_attn_seq_len=prefix_len,
+        cross_attn_dropout=0.5,
+    )
+    return AutoregressiveWrapper(net)
+
+
+def generation(sizes: dict, prompt_len: int, new_tokens: int, reps: int) -> tuple[list[dict], dict]:
+    torch.manual_seed(0)
+    config = CausalLanguageModelConfig(**sizes, init_scale=0.1)
+    model = PerceiverCausalLanguageModel(PerceiverCausalLanguageModelConfig(config)).eval()
+    prompt = torch.randint(0, sizes["vocab_size"], (1, prompt_len))
+
+    def ours(use_cache: bool):
+        return lambda: model.generate(prompt, max_new_tokens=new_tokens, num_latents=1, use_cache=use_cache)
+
+    cached, uncached = ours(True)(), ours(False)()
+    exact = torch.equal(cached, uncached)
+    fns = {"perceiver (exact KV cache)": ours(True), "perceiver (no cache)": ours(False)}
+    lucid = lucidrains_model(sizes, prompt_len - 1)
+    if lucid is not None:
+        fns["perceiver-ar-pytorch (no cache)"] = lambda: lucid.generate(prompt, new_tokens)
+    else:
+        print("perceiver-ar-pytorch is not installed: its rows are skipped (pip install perceiver-ar-pytorch)")
+
+    times = interleaved_medians(fns, reps=reps, warmup=1)
+    rows = [{"generation": name, "seconds": t, "tokens/s": new_tokens / t} for name, t in times.items()]
+    t_cached = times["perceiver (exact KV cache)"]
+    summary = {"cached_equals_uncached": exact, "cached_vs_uncached": times["perceiver (no cache)"] / t_cached}
+    if lucid is not None:
+        summary["cached_vs_perceiver_ar_pytorch"] = times["perceiver-ar-pytorch (no cache)"] / t_cached
+    return rows, summary
+
+
+def training(sizes: dict, batch_size: int, reps: int) -> tuple[list[dict], dict]:
+    torch.manual_seed(0)
+    seq_len, max_latents = sizes["max_seq_len"], sizes["max_latents"]
+    prefix_len = seq_len - max_latents
+    model = CausalLanguageModel(CausalLanguageModelConfig(**sizes)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randint(0, sizes["vocab_size"], (batch_size, seq_len + 1))
+
+    def ours():
+        logits = model(x[:, :-1], prefix_len=prefix_len).logits
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), x[:, prefix_len + 1 :].flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    fns = {"perceiver": ours}
+    lucid = lucidrains_model(sizes, prefix_len)
+    if lucid is not None:
+        lucid.train()
+        lucid_optimizer = torch.optim.AdamW(lucid.parameters(), lr=1e-4)
+
+        def theirs():
+            loss = lucid(x)
+            lucid_optimizer.zero_grad()
+            loss.backward()
+            lucid_optimizer.step()
+
+        fns["perceiver-ar-pytorch"] = theirs
+    times = interleaved_medians(fns, reps=reps, warmup=1)
+    rows = [{"train step": name, "seconds": t} for name, t in times.items()]
+    summary = {}
+    if lucid is not None:
+        summary["train_step_perceiver_ar_pytorch_vs_ours"] = times["perceiver-ar-pytorch"] / times["perceiver"]
+    return rows, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small configuration (smoke test)")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    sizes = QUICK if args.quick else CLM_S
+    prompt_len, new_tokens, batch_size = (64, 32, 2) if args.quick else (512, 256, 4)
+    start = time.perf_counter()
+    gen_rows, gen_summary = generation(sizes, prompt_len, new_tokens, args.reps)
+    train_rows, train_summary = training(sizes, batch_size, args.reps)
+
+    print(f"machine: {json.dumps(machine())}")
+    name = "quick" if args.quick else "CLM-S"
+    print_table(f"Generation, {name}: prompt {prompt_len}, {new_tokens} new tokens, greedy, batch 1", gen_rows)
+    print_table(f"Train step, {name}: batch {batch_size} x {sizes['max_seq_len']}", train_rows)
+    summary = gen_summary | train_summary
+    print("\n" + "\n".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()))
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+    path = save_results("generate" + ("-quick" if args.quick else ""), {
+        "config": sizes, "prompt_len": prompt_len, "new_tokens": new_tokens, "generation": gen_rows,
+        "training": train_rows, "summary": summary,
+    })  # fmt: skip
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
