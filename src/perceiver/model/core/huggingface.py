@@ -222,7 +222,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         past_key_values: PerceiverARCache | list[KVCache] | None = None,
         return_dict: bool | None = None,
         **kwargs: Any,
-    ) -> PerceiverCausalSequenceModelOutput:
+    ) -> PerceiverCausalSequenceModelOutput | tuple:
         """
         :param input_ids: ``(b, n)`` token ids, left-padded where padded; with a filled cache only the new tokens.
         :param prefix_len: leading positions that are prefix (default: all but the last ``max_latents``).
@@ -250,23 +250,19 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             pad_mask=pad_mask,
             kv_cache=None if cache is None else cache.kv_cache,
         )
-        loss = None if labels is None else self._loss(output.logits, labels, input_ids, prefix_len, cache)
-        return PerceiverCausalSequenceModelOutput(
+        loss = None if labels is None else self._loss(output.logits, labels, input_ids)
+        result = PerceiverCausalSequenceModelOutput(
             loss=loss,
             logits=output.logits,
             hidden_states=(output.last_hidden_state,),
             cache=cache,
             prefix_len=prefix_len,
         )
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return result if return_dict else result.to_tuple()
 
     @staticmethod
-    def _loss(
-        logits: torch.Tensor,
-        labels: torch.Tensor,
-        input_ids: torch.Tensor,
-        prefix_len: int,
-        cache: PerceiverARCache | None,
-    ) -> torch.Tensor:
+    def _loss(logits: torch.Tensor, labels: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
         if labels.shape != input_ids.shape:
             raise ValueError(
                 f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}"

@@ -135,6 +135,8 @@ def test_default_prefix_len_makes_the_last_max_latents_positions_latents():
         out = model(x)
         torch.testing.assert_close(out.logits, model(x, prefix_len=14).logits)
     assert out.prefix_len == 14 and out.logits.shape == (1, 6, 40)
+    logits, hidden_states, prefix_len = model(x, return_dict=False)
+    assert torch.equal(logits, out.logits) and prefix_len == 14 and hidden_states[0].shape == (1, 6, 16)
 
 
 def test_forward_with_cache_continues_exactly():
