@@ -52,21 +52,34 @@ def lucidrains_model(sizes: dict, prefix_len: int):
     return AutoregressiveWrapper(net)
 
 
-def generation(sizes: dict, prompt_len: int, new_tokens: int, reps: int) -> tuple[list[dict], dict]:
+def synced(fn):
+    """``fn`` followed by a device synchronisation, so that wall time covers the queued GPU work."""
+
+    def run():
+        out = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return out
+
+    return run
+
+
+def generation(sizes: dict, prompt_len: int, new_tokens: int, reps: int, device: str) -> tuple[list[dict], dict]:
     torch.manual_seed(0)
     config = CausalLanguageModelConfig(**sizes, init_scale=0.1)
-    model = PerceiverCausalLanguageModel(PerceiverCausalLanguageModelConfig(config)).eval()
-    prompt = torch.randint(0, sizes["vocab_size"], (1, prompt_len))
+    model = PerceiverCausalLanguageModel(PerceiverCausalLanguageModelConfig(config)).to(device).eval()
+    prompt = torch.randint(0, sizes["vocab_size"], (1, prompt_len), device=device)
 
     def ours(use_cache: bool):
-        return lambda: model.generate(prompt, max_new_tokens=new_tokens, num_latents=1, use_cache=use_cache)
+        return synced(lambda: model.generate(prompt, max_new_tokens=new_tokens, num_latents=1, use_cache=use_cache))
 
     cached, uncached = ours(True)(), ours(False)()
     exact = torch.equal(cached, uncached)
     fns = {"perceiver (exact KV cache)": ours(True), "perceiver (no cache)": ours(False)}
     lucid = lucidrains_model(sizes, prompt_len - 1)
     if lucid is not None:
-        fns["perceiver-ar-pytorch (no cache)"] = lambda: lucid.generate(prompt, new_tokens)
+        lucid.to(device)
+        fns["perceiver-ar-pytorch (no cache)"] = synced(lambda: lucid.generate(prompt, new_tokens))
     else:
         print("perceiver-ar-pytorch is not installed: its rows are skipped (pip install perceiver-ar-pytorch)")
 
@@ -79,13 +92,13 @@ def generation(sizes: dict, prompt_len: int, new_tokens: int, reps: int) -> tupl
     return rows, summary
 
 
-def training(sizes: dict, batch_size: int, reps: int) -> tuple[list[dict], dict]:
+def training(sizes: dict, batch_size: int, reps: int, device: str) -> tuple[list[dict], dict]:
     torch.manual_seed(0)
     seq_len, max_latents = sizes["max_seq_len"], sizes["max_latents"]
     prefix_len = seq_len - max_latents
-    model = CausalLanguageModel(CausalLanguageModelConfig(**sizes)).train()
+    model = CausalLanguageModel(CausalLanguageModelConfig(**sizes)).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randint(0, sizes["vocab_size"], (batch_size, seq_len + 1))
+    x = torch.randint(0, sizes["vocab_size"], (batch_size, seq_len + 1), device=device)
 
     def ours():
         logits = model(x[:, :-1], prefix_len=prefix_len).logits
@@ -94,10 +107,10 @@ def training(sizes: dict, batch_size: int, reps: int) -> tuple[list[dict], dict]
         loss.backward()
         optimizer.step()
 
-    fns = {"perceiver": ours}
+    fns = {"perceiver": synced(ours)}
     lucid = lucidrains_model(sizes, prefix_len)
     if lucid is not None:
-        lucid.train()
+        lucid.to(device).train()
         lucid_optimizer = torch.optim.AdamW(lucid.parameters(), lr=1e-4)
 
         def theirs():
@@ -106,7 +119,7 @@ def training(sizes: dict, batch_size: int, reps: int) -> tuple[list[dict], dict]
             loss.backward()
             lucid_optimizer.step()
 
-        fns["perceiver-ar-pytorch"] = theirs
+        fns["perceiver-ar-pytorch"] = synced(theirs)
     times = interleaved_medians(fns, reps=reps, warmup=1)
     rows = [{"train step": name, "seconds": t} for name, t in times.items()]
     summary = {}
@@ -120,6 +133,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small configuration (smoke test)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -127,8 +141,8 @@ def main() -> None:
     sizes = QUICK if args.quick else CLM_S
     prompt_len, new_tokens, batch_size = (64, 32, 2) if args.quick else (512, 256, 4)
     start = time.perf_counter()
-    gen_rows, gen_summary = generation(sizes, prompt_len, new_tokens, args.reps)
-    train_rows, train_summary = training(sizes, batch_size, args.reps)
+    gen_rows, gen_summary = generation(sizes, prompt_len, new_tokens, args.reps, args.device)
+    train_rows, train_summary = training(sizes, batch_size, args.reps, args.device)
 
     print(f"machine: {json.dumps(machine())}")
     name = "quick" if args.quick else "CLM-S"
@@ -137,7 +151,8 @@ def main() -> None:
     summary = gen_summary | train_summary
     print("\n" + "\n".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()))
     print(f"\n({time.perf_counter() - start:.0f} s)")
-    path = save_results("generate" + ("-quick" if args.quick else ""), {
+    suffix = ("-quick" if args.quick else "") + ("" if args.device == "cpu" else f"-{args.device}")
+    path = save_results("generate" + suffix, {
         "config": sizes, "prompt_len": prompt_len, "new_tokens": new_tokens, "generation": gen_rows,
         "training": train_rows, "summary": summary,
     })  # fmt: skip
