@@ -336,10 +336,11 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         attention_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
         latent_schedule: LatentSchedule | None = None,
+        token_type_ids: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Inputs of the next forward pass: the schedule's window, or only the newest token with a cache that holds
-        the window's earlier positions."""
+        the window's earlier positions. ``token_type_ids`` (from some tokenizers) have no meaning here."""
         if latent_schedule is None:
             raise ValueError(f"latent_schedule is missing: generate with {type(self).__name__}.generate")
         use_cache = bool(use_cache)

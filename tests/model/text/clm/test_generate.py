@@ -271,3 +271,14 @@ def test_max_new_tokens_and_streamer():
             assert torch.equal(streamed, out[0, 10:])
         else:
             assert torch.equal(torch.cat([c.reshape(-1) for c in streamer.chunks[1:]]), out[0, 10:])
+
+
+def test_token_type_ids_from_tokenizers_are_accepted():
+    model = tiny_model()
+    input_ids, attention_mask = prompt(num_pad=2)
+    expected = model.generate(input_ids, attention_mask=attention_mask, num_latents=4, max_new_tokens=5)
+    out = model.generate(
+        input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids), num_latents=4,
+        max_new_tokens=5,
+    )  # fmt: skip
+    assert torch.equal(out, expected)
