@@ -1,8 +1,10 @@
 import json
+from pathlib import Path
 
 import pretty_midi
 import pytest
 import torch
+import yaml
 from transformers import AutoModelForCausalLM
 
 from perceiver.data.audio import PAD_TOKEN_ID, BachChoralesDataModule, SymbolicAudioDataModule, encode_midi
@@ -101,3 +103,19 @@ def test_fit_checkpoint_and_convert(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(hf(x, prefix_len=16).logits, lit.model(x, prefix_len=16).logits, atol=0, rtol=0)
     assert load_token_file(data_dir / "preproc" / "train.bin").max() < PAD_TOKEN_ID
+
+
+EXAMPLES = sorted((Path(__file__).parents[3] / "examples" / "training" / "audio").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", EXAMPLES, ids=lambda p: p.name)
+def test_example_configs_parse(config, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        symbolic.main(["fit", f"--config={config}", "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    expected = yaml.safe_load(config.read_text())
+    assert printed["data"]["class_path"] == expected["data"]["class_path"]
+    assert printed["model"]["max_latents"] == expected["model"]["max_latents"]
+    assert printed["trainer"]["max_steps"] == expected["trainer"]["max_steps"]
+    assert printed["lr_scheduler"]["warmup_steps"] == expected["lr_scheduler"]["warmup_steps"]
