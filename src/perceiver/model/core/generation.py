@@ -273,6 +273,8 @@ def contrastive_search(
     streamer = contrastive_streamer
     if streamer is not None:
         streamer.put(input_ids.cpu())
+    # transformers renamed past_key_values to cache (between 5.17 and 5.24)
+    cache_key = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
     batch_size = input_ids.shape[0]
     unfinished = torch.ones(batch_size, dtype=torch.long, device=input_ids.device)
     outputs = model(**model.prepare_inputs_for_generation(input_ids, **model_kwargs), return_dict=True)
@@ -295,7 +297,7 @@ def contrastive_search(
         if (mask := model_kwargs.get("attention_mask")) is not None:
             # already one column longer than input_ids: _update_model_kwargs_for_generation extends it per step
             cand_kwargs["attention_mask"] = mask.repeat_interleave(k, dim=0)
-        if (cache := model_kwargs.get("cache")) is not None:
+        if (cache := model_kwargs.get(cache_key)) is not None:
             cache.batch_repeat_interleave(k)
         cand_out = model(**model.prepare_inputs_for_generation(cand_ids, **cand_kwargs), return_dict=True)
         cand_hidden = cand_out.hidden_states[-1][:, -1]  # (b * k, c)
@@ -326,6 +328,6 @@ def contrastive_search(
         streamer.end()
     if return_dict:
         return GenerateDecoderOnlyOutput(
-            sequences=input_ids, scores=scores, logits=raw_logits, cache=model_kwargs.get("cache")
+            sequences=input_ids, scores=scores, logits=raw_logits, **{cache_key: model_kwargs.get(cache_key)}
         )
     return input_ids

@@ -96,6 +96,10 @@ class PerceiverPreTrainedModel(PreTrainedModel):
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+# transformers renamed the cache argument and output field ``past_key_values`` to ``cache`` (between 5.17 and 5.24)
+CACHE_NAME = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
 class PerceiverARCache(Cache):
     """``transformers``' view of the Perceiver AR caches: one :class:`KVCache` for the hybrid cross-attention layer,
     then one per self-attention layer (``kv_cache``, the list the backend model fills and updates in place)."""
@@ -158,10 +162,19 @@ class PerceiverCausalSequenceModelOutput(CausalLMOutputWithPast):
 
     prefix_len: int | None = None
 
-    @property
-    def past_key_values(self) -> Cache | None:
-        """The cache under its transformers 4.x name."""
-        return self.cache
+    if CACHE_NAME == "cache":
+
+        @property
+        def past_key_values(self) -> Cache | None:
+            """The cache under its older name."""
+            return self.cache
+
+    else:
+
+        @property
+        def cache(self) -> Cache | None:
+            """The cache under its newer name."""
+            return self.past_key_values
 
 
 class PerceiverCausalSequenceModelConfig(PerceiverBackendConfig):
@@ -255,8 +268,8 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             loss=loss,
             logits=output.logits,
             hidden_states=(output.last_hidden_state,),
-            cache=cache,
             prefix_len=prefix_len,
+            **{CACHE_NAME: cache},
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         return result if return_dict else result.to_tuple()
@@ -337,6 +350,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         latent_schedule: LatentSchedule | None = None,
         token_type_ids: torch.Tensor | None = None,
+        past_key_values: PerceiverARCache | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Inputs of the next forward pass: the schedule's window, or only the newest token with a cache that holds
@@ -344,6 +358,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         if latent_schedule is None:
             raise ValueError(f"latent_schedule is missing: generate with {type(self).__name__}.generate")
         use_cache = bool(use_cache)
+        cache = past_key_values if cache is None else cache
         if cache is not None and not isinstance(cache, PerceiverARCache):
             raise TypeError(f"cache must be a PerceiverARCache, got {type(cache).__name__}")
         pad_mask = None if attention_mask is None else ~attention_mask.bool()
@@ -359,7 +374,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             "use_cache": use_cache,
         }
         if use_cache:
-            model_inputs["cache"] = cache if cache is not None else PerceiverARCache(step.kv_cache)
+            model_inputs[CACHE_NAME] = cache if cache is not None else PerceiverARCache(step.kv_cache)
         return model_inputs
 
     def _reorder_cache(self, cache: PerceiverARCache, beam_idx: torch.Tensor) -> PerceiverARCache:
