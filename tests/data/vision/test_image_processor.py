@@ -7,13 +7,16 @@ import transformers
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor, to_pil_image
 
+# transformers 5 names its pillow backend ...Pil; 4.x has only the pillow one
+ReferenceProcessor = getattr(transformers, "PerceiverImageProcessorPil", transformers.PerceiverImageProcessor)
+
 # natural RGB images of several sizes and aspect ratios (uint8), shipped with scikit-image
 SAMPLE_IMAGES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina"]
 
 
 @pytest.fixture(scope="module")
-def reference() -> transformers.PerceiverImageProcessorPil:
-    return transformers.PerceiverImageProcessorPil()
+def reference() -> ReferenceProcessor:
+    return ReferenceProcessor()
 
 
 @pytest.mark.parametrize("name", SAMPLE_IMAGES)
@@ -28,7 +31,7 @@ def test_matches_transformers_on_natural_images(name, reference):
 def test_matches_transformers_with_other_sizes_and_pil_input(reference):
     image = PIL.Image.fromarray(skimage.data.coffee())
     kwargs = dict(size={"height": 64, "width": 96}, crop_size={"height": 80, "width": 100})
-    expected = transformers.PerceiverImageProcessorPil(**kwargs)(image, return_tensors="np").pixel_values
+    expected = ReferenceProcessor(**kwargs)(image, return_tensors="np").pixel_values
     processor = PerceiverImageClassifierInputProcessor(channels_last=False, **kwargs)
     actual = processor([image, np.asarray(image)], return_tensors="pt").pixel_values
     assert actual.shape == (2, 3, 64, 96)

@@ -27,6 +27,9 @@ from perceiver.model.vision.image_classifier import (
 from perceiver.model.vision.image_classifier.backend import pooled_size
 from tests.model.vision.helpers import SOURCE_IMAGE_SIZES, image_classifier_source, perceiver_config
 
+# transformers 5 names its pillow backend ...Pil; 4.x has only the pillow one
+ReferenceProcessor = getattr(transformers, "PerceiverImageProcessorPil", transformers.PerceiverImageProcessor)
+
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "image_classifier"
 
 
@@ -117,7 +120,7 @@ def test_convert_model_from_local_folder(tmp_path):
     src.config.id2label = {i: f"class {i}" for i in range(5)}
     src.config.label2id = {v: k for k, v in src.config.id2label.items()}
     src.save_pretrained(tmp_path / "src")
-    transformers.PerceiverImageProcessorPil(size={"height": 12, "width": 12}).save_pretrained(tmp_path / "src")
+    ReferenceProcessor(size={"height": 12, "width": 12}).save_pretrained(tmp_path / "src")
 
     convert_model(tmp_path / "dst", source_repo_id=str(tmp_path / "src"))
     model = AutoModelForImageClassification.from_pretrained(tmp_path / "dst").eval()

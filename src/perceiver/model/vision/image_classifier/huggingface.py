@@ -230,8 +230,7 @@ def load_source_processor(
 
 AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig, exist_ok=True)
 AutoModelForImageClassification.register(PerceiverImageClassifierConfig, PerceiverImageClassifier, exist_ok=True)
+# slow_image_processor_class: the pillow backend in transformers 5, the only kind in 4.x
 AutoImageProcessor.register(
-    PerceiverImageClassifierConfig,
-    image_processor_classes={"pil": PerceiverImageClassifierInputProcessor},
-    exist_ok=True,
+    PerceiverImageClassifierConfig, slow_image_processor_class=PerceiverImageClassifierInputProcessor, exist_ok=True
 )
