@@ -65,7 +65,7 @@ def cli_args(args: argparse.Namespace, log_dir: Path, train_seconds: int) -> lis
         "--optimizer=AdamW",
         "--optimizer.lr=1e-3",
         "--optimizer.weight_decay=0.01",
-        "--lr_scheduler.warmup_steps=100",
+        "--lr_scheduler.warmup_steps=40",
         "--lr_scheduler.min_fraction=0.1",
         f"--trainer.max_steps={args.max_steps}",
         f"--trainer.max_time={max_time}",

@@ -152,3 +152,22 @@ def test_render_with_fluidsynth_command(generator, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
     out = generator(make_prompt(), max_new_tokens=4, render=True)
     assert out["generated_audio_wav"] == b"RIFF-fake-wav"
+
+
+@pytest.mark.parametrize("num_latents", [1, 16])
+def test_cached_equals_uncached_beyond_max_seq_len(hf_model, num_latents):
+    """Greedy continuation past max_seq_len (64): latents grow, refill and the window slides in both paths."""
+    prompt = torch.randint(0, 388, (2, 30), generator=torch.Generator().manual_seed(1))
+    kwargs = dict(max_new_tokens=60, num_latents=num_latents, do_sample=False, pad_token_id=388)
+    cached = hf_model.generate(prompt, use_cache=True, **kwargs)
+    uncached = hf_model.generate(prompt, use_cache=False, **kwargs)
+    assert cached.shape == (2, 90)
+    assert torch.equal(cached, uncached)
+
+
+def test_pipeline_prompt_longer_than_model(generator):
+    long_prompt = make_prompt(tuple(range(40, 90)), step=0.1)  # 150 tokens > max_seq_len 64
+    with pytest.raises(ValueError, match=r"Input sequence length out of valid range \[1..64\]"):
+        generator(long_prompt, max_new_tokens=2)
+    out = generator(long_prompt, max_prompt_length=64, num_latents=16, max_new_tokens=2, return_type=ReturnType.TENSORS)
+    assert len(out["generated_token_ids"]) == 66
