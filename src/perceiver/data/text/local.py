@@ -61,6 +61,7 @@ class LocalTextDataModule(TextDataModule):
         valid_size: float = 0.05,
         text_column: str = "text",
         label_column: str = "label",
+        num_classes: int | None = None,
         dataset_dir: str = ".cache/local-text",
         **kwargs: Any,
     ):
@@ -74,7 +75,18 @@ class LocalTextDataModule(TextDataModule):
         self.valid_size = valid_size
         self.text_column = text_column
         self.label_column = label_column
+        self._num_classes = num_classes
         super().__init__(dataset_dir=dataset_dir, **kwargs)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (task clf): as given, else 1 + the largest label in the training files."""
+        if self._num_classes is None:
+            labels = self._load(self.train_files)
+            if "label" not in labels.column_names:
+                raise ValueError(f"label column {self.label_column!r} not found in {self.train_files}")
+            self._num_classes = int(max(labels["label"])) + 1
+        return self._num_classes
 
     def source_key(self) -> str:
         stats = []
