@@ -226,3 +226,14 @@ def test_bach_chorales_data_module(tmp_path):
 def test_write_bach_chorales_split_and_errors(tmp_path):
     with pytest.raises(ValueError, match="max_chorales must be at least 2"):
         write_bach_chorales(tmp_path, max_chorales=1)
+
+
+def test_chorale_names_and_file_names(tmp_path):
+    from perceiver.data.audio import chorale_names
+
+    names = chorale_names()
+    assert len(names) > 400 and len(set(names)) == len(names)
+    assert "bach/bwv66.6" in names and not any("riemenschneider" in n for n in names)
+    train, valid = write_bach_chorales(tmp_path, max_chorales=4)
+    # dotted BWV numbers keep their full name (bwv1.6 and bwv10.7 must not both become bwv1 / bwv10)
+    assert sorted(p.name for p in train + valid) == sorted(n.split("/")[1] + ".mid" for n in names[:4])

@@ -7,14 +7,24 @@ from pathlib import Path
 from perceiver.data.audio.symbolic import SymbolicAudioDataModule, find_midi_files
 
 CONVERTED_MARKER = ".converted"
+SCORE_SUFFIXES = (".mxl", ".xml", ".krn")
 VALID_EVERY = 10  # every 10th chorale (by corpus name) is held out for validation
 
 
 def chorale_names() -> list[str]:
-    """music21 corpus names of the Bach chorales (``bach/bwv66.6`` ...), sorted."""
+    """music21 corpus names of the Bach chorales (``bach/bwv1.6``, ``bach/bwv66.6`` ...), sorted.
+
+    The corpus folder also holds Roman-numeral analyses (``.rntxt``); only scores count.
+    """
     from music21 import corpus
 
-    return sorted(f"bach/{Path(p).stem}" for p in corpus.getComposer("bach"))
+    names = {f"bach/{_stem(Path(p))}" for p in corpus.getComposer("bach") if Path(p).suffix in SCORE_SUFFIXES}
+    return sorted(names)
+
+
+def _stem(path: Path) -> str:
+    # Path.stem would cut "bwv1.6.mxl" to "bwv1.6" but "bach/bwv1.6" to "bwv1": strip the known suffix only.
+    return path.name[: -len(path.suffix)] if path.suffix in SCORE_SUFFIXES else path.name
 
 
 def chorale_to_midi(name: str) -> bytes:
@@ -49,7 +59,7 @@ def write_bach_chorales(
     for i, name in enumerate(names):
         split = "valid" if i % VALID_EVERY == VALID_EVERY - 1 or (len(names) < VALID_EVERY and i == 0) else "train"
         (target_dir / split).mkdir(parents=True, exist_ok=True)
-        jobs.append((name, str(target_dir / split / f"{Path(name).stem}.mid")))
+        jobs.append((name, str(target_dir / split / f"{name.split('/')[-1]}.mid")))
     if num_workers > 1:
         with Pool(num_workers) as pool:
             errors = pool.map(_convert, jobs, chunksize=8)
