@@ -240,7 +240,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         :param input_ids: ``(b, n)`` token ids, left-padded where padded; with a filled cache only the new tokens.
         :param prefix_len: leading positions that are prefix (default: all but the last ``max_latents``).
         :param attention_mask: ``(b, cached + n)``, 1 = token, 0 = padding.
-        :param cache: a :class:`PerceiverARCache` (``past_key_values`` is its transformers 4.x name); with
+        :param cache: a :class:`PerceiverARCache` (``past_key_values`` is its older transformers name); with
             ``use_cache=True`` and no cache, a new one is filled.
         :param labels: ``(b, n)`` next-token targets aligned with ``input_ids`` (shifted inside, ``-100`` ignored);
             the loss covers the latent positions.
