@@ -262,3 +262,34 @@ def test_round_trip_all_bach_chorales(tmp_path):
     for path in train + valid:
         ids = encode_midi(load_midi(path))
         assert ids and encode_midi(decode_midi(ids)) == ids, path.name
+
+
+def naive_sustain(notes, intervals):
+    """Reference of the pedal rule, written the slow, obvious way."""
+    out = []
+    for n in notes:
+        end = n.end
+        for down, up in intervals:
+            if down <= n.end < up:
+                later = [m.start for m in notes if m.pitch == n.pitch and m.start > n.start]
+                new_end = min([up] + later)
+                if new_end != float("inf"):
+                    end = max(end, new_end)
+        out.append((n.pitch, n.velocity, n.start, end))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sustain_matches_naive_rule_on_random_performances(seed):
+    from perceiver.data.audio.midi_processor import _apply_sustain, _pedal_intervals
+
+    rng = np.random.default_rng(seed)
+    notes = []
+    for _ in range(200):
+        start = float(rng.uniform(0, 30))
+        notes.append(pretty_midi.Note(64, int(rng.integers(60, 66)), start, start + float(rng.uniform(0.05, 2))))
+    times = np.sort(rng.uniform(0, 32, size=40))
+    pedal = [pretty_midi.ControlChange(64, int(rng.choice([0, 30, 64, 127])), float(t)) for t in times]
+    intervals = _pedal_intervals(pedal)
+    assert intervals and all(a < b for a, b in intervals)
+    assert _apply_sustain(notes, intervals) == naive_sustain(notes, intervals)

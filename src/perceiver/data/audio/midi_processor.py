@@ -14,6 +14,7 @@ next onset of the same pitch. Notes of the same pitch never overlap in the token
 next one of its pitch starts, which keeps ``encode -> decode -> encode`` stable.
 """
 
+import bisect
 import io
 import os
 import warnings
@@ -84,6 +85,7 @@ def _apply_sustain(notes: list[pretty_midi.Note], intervals: list[tuple[float, f
     result = [(n.pitch, n.velocity, n.start, n.end) for n in notes]
     if not intervals:
         return result
+    downs = [down for down, _ in intervals]  # sorted and disjoint
     onsets: dict[int, list[float]] = {}
     for n in notes:
         onsets.setdefault(n.pitch, []).append(n.start)
@@ -91,14 +93,14 @@ def _apply_sustain(notes: list[pretty_midi.Note], intervals: list[tuple[float, f
         starts.sort()
     extended = []
     for pitch, velocity, start, end in result:
-        for down, up in intervals:
-            if down <= end < up:
-                # Re-striking the key stops the held sound; a pedal held to the end keeps the original end.
-                next_onset = next((s for s in onsets[pitch] if s > start), float("inf"))
-                new_end = min(up, next_onset)
-                if new_end != float("inf"):
-                    end = max(end, new_end)
-                break
+        k = bisect.bisect_right(downs, end) - 1  # the last pedal-down at or before the release
+        if k >= 0 and end < intervals[k][1]:
+            # Re-striking the key stops the held sound; a pedal held to the end keeps the original end.
+            starts = onsets[pitch]
+            i = bisect.bisect_right(starts, start)
+            new_end = min(intervals[k][1], starts[i] if i < len(starts) else float("inf"))
+            if new_end != float("inf"):
+                end = max(end, new_end)
         extended.append((pitch, velocity, start, end))
     return extended
 
