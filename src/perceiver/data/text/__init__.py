@@ -2,6 +2,7 @@
 datasets), collators returning ``(labels, input_ids, pad_mask)`` and tokenizer helpers."""
 
 from perceiver.data.text.bookcorpus import BookCorpusDataModule, BookCorpusOpenDataModule
+from perceiver.data.text.c4 import C4Collator, C4DataModule
 from perceiver.data.text.collator import (
     Collator,
     DefaultCollator,
@@ -21,6 +22,8 @@ from perceiver.data.text.wikitext import WikiTextDataModule
 __all__ = [
     "BookCorpusDataModule",
     "BookCorpusOpenDataModule",
+    "C4Collator",
+    "C4DataModule",
     "CLMDataset",
     "Collator",
     "DefaultCollator",
