@@ -1,6 +1,7 @@
 """Masked language model (Perceiver IO). Importing it registers the Hugging Face Auto classes (``fill-mask``)."""
 
-from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig
+from perceiver.model.core.adapter import TiedTokenOutputAdapter
+from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig, TiedTextOutputAdapter
 from perceiver.model.text.mlm.backend import (
     MaskedLanguageModel,
     MaskedLanguageModelConfig,
@@ -31,6 +32,8 @@ __all__ = [
     "TextEncoder",
     "TextEncoderConfig",
     "TextOutputAdapter",
+    "TiedTextOutputAdapter",
+    "TiedTokenOutputAdapter",
     "TokenOutputAdapter",
     "convert_checkpoint",
     "convert_config",
