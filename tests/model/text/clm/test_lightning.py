@@ -119,3 +119,37 @@ def test_generate_continuation_and_hf_round_trip(tmp_path):
         torch.testing.assert_close(a, b)
     with pytest.raises(FileNotFoundError, match="params checkpoint not found"):
         LitCausalLanguageModel(**TINY, params=str(tmp_path / "missing.ckpt"))
+
+
+def test_activation_checkpointing_gives_the_same_loss_and_gradients():
+    torch.manual_seed(0)
+    plain = LitCausalLanguageModel(**TINY, cross_attention_dropout=0.0)
+    checkpointed = LitCausalLanguageModel(**TINY, cross_attention_dropout=0.0, activation_checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randint(6, 262, (2, 20))
+    losses = []
+    for model in (plain, checkpointed):
+        model.train()
+        loss = model.step((x, x, None))
+        loss.backward()
+        losses.append(loss)
+    torch.testing.assert_close(losses[0], losses[1])
+    for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+
+
+def test_bf16_mixed_precision_on_cpu(tmp_path):
+    model = TrainableCLM(**TINY)
+    tokens = torch.randint(6, 262, (8, 21))
+    batches = [(t[1:], t[:-1], torch.zeros(20, dtype=torch.bool)) for t in tokens]
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        precision="bf16-mixed",
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, torch.utils.data.DataLoader(batches, batch_size=4))
+    assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train_loss"])
