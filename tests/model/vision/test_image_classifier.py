@@ -250,5 +250,7 @@ def test_bad_config():
         ImageInputAdapter((8, 8, 3), num_frequency_bands=0)
     with pytest.raises(ValueError, match="at least 4x4"):
         ConvImageInputAdapter((3, 8, 3))
+    with pytest.raises(ValueError, match="num_conv_channels must be > 0"):
+        ImageClassifier(tiny_config(input_adapter_type="learned", num_conv_channels=0))
     with pytest.raises(ValueError, match="num_position_channels must be > 0"):
         LearnedImageInputAdapter((8, 8, 3), num_position_channels=0)

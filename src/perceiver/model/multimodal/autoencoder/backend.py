@@ -9,6 +9,7 @@ again padded to a common width. Queries are independent of each other, so they a
 ``chunk_size`` and memory stays bounded however many output points there are (802,816 pixels per official clip).
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -250,7 +251,7 @@ class MultimodalQueryProvider(nn.Module):
         return self._num_query_channels
 
     def num_outputs(self, modality: str) -> int:
-        return {"audio": self.audio_shape[0], "image": int(torch.tensor(self.image_shape).prod()), "label": 1}[modality]
+        return {"audio": self.audio_shape[0], "image": math.prod(self.image_shape), "label": 1}[modality]
 
     def forward(self, modality: str, indices: torch.Tensor) -> torch.Tensor:
         """Queries ``(len(indices), num_query_channels)`` of the output points ``indices`` (flat) of ``modality``."""

@@ -137,13 +137,11 @@ def image_input_adapter(config: ImageEncoderConfig) -> InputAdapter:
     if kind == "fourier":
         return ImageInputAdapter(tuple(config.image_shape), config.num_frequency_bands)
     if kind == "learned":
-        return LearnedImageInputAdapter(
-            tuple(config.image_shape), config.num_conv_channels or 256, config.num_position_channels
-        )
+        num_conv_channels = 256 if config.num_conv_channels is None else config.num_conv_channels
+        return LearnedImageInputAdapter(tuple(config.image_shape), num_conv_channels, config.num_position_channels)
     if kind == "conv":
-        return ConvImageInputAdapter(
-            tuple(config.image_shape), config.num_conv_channels or 64, config.num_frequency_bands
-        )
+        num_conv_channels = 64 if config.num_conv_channels is None else config.num_conv_channels
+        return ConvImageInputAdapter(tuple(config.image_shape), num_conv_channels, config.num_frequency_bands)
     raise ValueError(f"input_adapter_type must be one of {INPUT_ADAPTER_TYPES}, got {kind!r}")
 
 
