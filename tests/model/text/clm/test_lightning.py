@@ -153,3 +153,22 @@ def test_bf16_mixed_precision_on_cpu(tmp_path):
     )
     trainer.fit(model, torch.utils.data.DataLoader(batches, batch_size=4))
     assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train_loss"])
+
+
+def test_exported_folder_loads_in_text_generation_pipeline(tmp_path):
+    from transformers import pipeline
+
+    import perceiver.model.text.clm  # noqa: F401 (registers the Auto classes)
+
+    model = LitCausalLanguageModel(**TINY).eval()
+    model.to_hgf_model().save_pretrained(tmp_path)
+    tokenizer = byte_tokenizer()
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(tmp_path)
+    generator = pipeline("text-generation", model=str(tmp_path))
+    out = generator("The if", max_new_tokens=5, do_sample=False, num_latents=2)
+    assert out[0]["generated_text"].startswith("The if")
+    # greedy: the same continuation as generating from the Lightning module's backend
+    prompt = torch.tensor([tokenizer("The if", add_special_tokens=False)["input_ids"]])
+    expected = model.to_hgf_model().generate(prompt, max_new_tokens=5, do_sample=False, num_latents=2)
+    assert torch.equal(generator.model.generate(prompt, max_new_tokens=5, do_sample=False, num_latents=2), expected)
