@@ -150,6 +150,10 @@ def test_official_fourier_configuration_parameter_count():
         model = ImageClassifier(backend_config)
     assert model.encoder.input_adapter.num_input_channels == 261
     assert sum(p.numel() for p in model.parameters()) == 48_440_627
+    # the wrapper's default configuration is the official one
+    with torch.device("meta"):
+        default = ImageClassifier(PerceiverImageClassifierConfig().backend_config)
+    assert sum(p.numel() for p in default.parameters()) == 48_440_627
 
 
 @pytest.mark.parametrize(("kind", "channels"), [("learned", 512), ("conv", 322)])

@@ -40,7 +40,19 @@ class PerceiverImageClassifierConfig(PerceiverBackendConfig):
 
     @classmethod
     def default_backend_config(cls) -> ImageClassifierConfig:
-        return ImageClassifierConfig(ImageEncoderConfig(), ClassificationDecoderConfig(), 512, 1024)
+        """The configuration of ``deepmind/vision-perceiver-fourier``."""
+        encoder = ImageEncoderConfig(
+            image_shape=(224, 224, 3),
+            num_frequency_bands=64,
+            num_cross_attention_heads=1,
+            num_self_attention_heads=8,
+            num_self_attention_layers_per_block=6,
+            num_self_attention_blocks=8,
+        )
+        decoder = ClassificationDecoderConfig(
+            num_classes=1000, num_output_query_channels=1024, num_cross_attention_heads=1
+        )
+        return ImageClassifierConfig(encoder, decoder, num_latents=512, num_latent_channels=1024)
 
     @classmethod
     def backend_config_from_dict(cls, data: dict[str, Any]) -> ImageClassifierConfig:
