@@ -54,6 +54,15 @@ def test_input_layouts_agree():
         np.testing.assert_allclose(processor(variant, return_tensors="np").pixel_values, expected, atol=1e-6)
 
 
+def test_batch_array_input():
+    images = np.stack([skimage.data.astronaut()[:300, :400], skimage.data.chelsea()[:, :400]])
+    processor = PerceiverImageClassifierInputProcessor(size=32, crop_size=40)
+    batch = processor(images, return_tensors="np").pixel_values
+    assert batch.shape == (2, 32, 32, 3)
+    np.testing.assert_array_equal(batch[1], processor(images[1], return_tensors="np").pixel_values[0])
+    np.testing.assert_array_equal(batch, processor(torch.from_numpy(images), return_tensors="np").pixel_values)
+
+
 def test_manual_pipeline_order_crop_resize_normalise():
     image = skimage.data.rocket()  # 427 x 640
     processor = PerceiverImageClassifierInputProcessor()
@@ -94,7 +103,7 @@ def test_save_and_load(tmp_path):
     [
         ("image.png", TypeError, "PIL image, numpy array or torch tensor"),
         (np.zeros((8, 8, 2), dtype=np.uint8), ValueError, "1, 3 or 4 channels"),
-        (np.zeros((2, 8, 8, 3), dtype=np.uint8), ValueError, r"shape \(h, w\)"),
+        (np.zeros((2, 2, 8, 8, 3), dtype=np.uint8), ValueError, r"shape \(h, w\)"),
         (np.zeros((0, 8, 3), dtype=np.uint8), ValueError, "empty"),
         (np.full((8, 8, 3), 2.0), ValueError, r"outside \[0, 1\]"),
         (np.full((8, 8, 3), 300), ValueError, r"outside \[0, 255\]"),
@@ -103,7 +112,7 @@ def test_save_and_load(tmp_path):
 )
 def test_bad_images(image, error, match):
     with pytest.raises(error, match=match):
-        PerceiverImageClassifierInputProcessor()(image)
+        PerceiverImageClassifierInputProcessor()([image] if isinstance(image, np.ndarray) else image)
     with pytest.raises(error, match=match):
         to_pil_image(image)
 

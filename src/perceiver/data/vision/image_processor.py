@@ -139,11 +139,14 @@ class PerceiverImageClassifierInputProcessor(BaseImageProcessor):
         return self.preprocess(images, **kwargs)
 
     def preprocess(self, images: Any, return_tensors: str | None = None, **kwargs: Any) -> BatchFeature:
-        """Preprocess one image or a list of images. ``kwargs`` override the processor's settings for this call."""
+        """Preprocess one image, a list of images or a 4-D batch array. ``kwargs`` override the processor's
+        settings for this call."""
         unknown = set(kwargs) - set(self._settings())
         if unknown:
             raise TypeError(f"unknown preprocess arguments {sorted(unknown)}; allowed: {sorted(self._settings())}")
         settings = self._settings() | kwargs
+        if isinstance(images, np.ndarray | torch.Tensor) and images.ndim == 4:
+            images = list(images)  # a batch of images
         batch = images if isinstance(images, list | tuple) else [images]
         if not batch:
             raise ValueError("images must not be empty")
