@@ -212,7 +212,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample-tokens", type=int, default=300)
     args = parser.parse_args(argv)
     defaults = {
-        "clm": dict(minutes=7.0, num_channels=192, num_layers=4, max_latents=128, batch_size=32, lr=2e-3),
+        "clm": dict(minutes=6.5, num_channels=192, num_layers=4, max_latents=128, batch_size=32, lr=2e-3),
         "digits": dict(minutes=3.0, num_channels=64, num_layers=2, max_latents=16, batch_size=64, lr=2e-3),
     }[args.task]
     for key, value in defaults.items():
