@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max_steps", type=int, default=1500)
     p.add_argument("--max_minutes", type=float, default=5.0, help="training time limit")
     p.add_argument(
-        "--budget_minutes", type=float, default=9.0, help="limit of the whole run: training gets what is left"
+        "--budget_minutes", type=float, default=8.5, help="limit of the whole run: training gets what is left"
     )
     p.add_argument("--max_seq_len", type=int, default=256)
     p.add_argument("--max_latents", type=int, default=128)
