@@ -33,7 +33,8 @@ format: venv
 	$(PY) -m ruff format $(LINT_PATHS)
 
 bench: venv
-	$(PY) -m benchmarks.attention
+	$(PIP) install -q -c constraints.txt -e ".[bench]"
+	$(PY) -m benchmarks.run
 
 demo: venv
 	$(PY) -m perceiver.demo
