@@ -278,3 +278,11 @@ def test_text_data_module_needs_a_source(tmp_path):
     dm = TextDataModule(dataset_dir=str(tmp_path), tokenizer="bytes", max_seq_len=8)
     with pytest.raises(NotImplementedError):
         dm.prepare_data()
+
+
+def test_static_masks_are_reproducible_across_preprocessing_runs(corpus_file, tmp_path):
+    a = make_dm(corpus_file, tmp_path / "a", task="mlm", static_masking=True)
+    b = make_dm(corpus_file, tmp_path / "b", task="mlm", static_masking=True)
+    assert a.preproc_dir != b.preproc_dir
+    assert a.ds_train[5] == b.ds_train[5] and a.ds_valid[1] == b.ds_valid[1]
+    assert any(label != -100 for label in a.ds_train[5]["labels"])

@@ -290,14 +290,18 @@ class TextDataModule(pl.LightningDataModule):
         return DatasetDict(result)
 
     def _mask_statically(self, dataset: Dataset) -> Dataset:
+        """Mask every chunk once, reproducibly (one generator, sequential map)."""
         import numpy as np
 
         collator = WordMaskingCollator(self.tokenizer, self.hparams.mask_prob)
         rng = np.random.default_rng(STATIC_MASKING_SEED)
-        masked = [collator.mask_words_1(example, rng) for example in dataset]
-        return Dataset.from_dict(
-            {"input_ids": [m["input_ids"] for m in masked], "labels": [m["labels"] for m in masked]}
-        )
+
+        def mask(batch: dict[str, list]) -> dict[str, list]:
+            masked = [collator.mask_words_1({"input_ids": i, "word_ids": w}, rng) for i, w in
+                      zip(batch["input_ids"], batch["word_ids"], strict=True)]  # fmt: skip
+            return {"input_ids": [m["input_ids"] for m in masked], "labels": [m["labels"] for m in masked]}
+
+        return dataset.map(mask, batched=True, remove_columns=dataset.column_names, load_from_cache_file=False)
 
     # ---- setup and loaders ----
 
