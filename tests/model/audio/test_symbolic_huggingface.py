@@ -154,6 +154,7 @@ def test_render_with_fluidsynth_command(generator, tmp_path, monkeypatch):
     assert out["generated_audio_wav"] == b"RIFF-fake-wav"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_latents", [1, 16])
 def test_cached_equals_uncached_beyond_max_seq_len(hf_model, num_latents):
     """Greedy continuation past max_seq_len (64): latents grow, refill and the window slides in both paths."""
