@@ -172,3 +172,20 @@ def test_pipeline_prompt_longer_than_model(generator):
         generator(long_prompt, max_new_tokens=2)
     out = generator(long_prompt, max_prompt_length=64, num_latents=16, max_new_tokens=2, return_type=ReturnType.TENSORS)
     assert len(out["generated_token_ids"]) == 66
+
+
+def test_generate_pads_with_midi_pad_id_by_default(hf_model, monkeypatch):
+    from perceiver.model.core.huggingface import PerceiverCausalSequenceModel
+
+    seen = []
+    original = PerceiverCausalSequenceModel.generate
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("pad_token_id"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PerceiverCausalSequenceModel, "generate", spy)
+    prompt = torch.tensor([[388, 388, 60, 300, 188], [62, 64, 300, 190, 192]])
+    out = hf_model.generate(prompt, attention_mask=(prompt != 388).long(), max_new_tokens=3, num_latents=2)
+    hf_model.generate(prompt[1:], max_new_tokens=1, pad_token_id=7)
+    assert out.shape == (2, 8) and seen == [388, 7]

@@ -7,6 +7,7 @@ from typing import Any
 from transformers import AutoConfig, AutoModelForCausalLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from perceiver.data.audio import PAD_TOKEN_ID
 from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
 from perceiver.model.audio.symbolic.pipeline import ReturnType, SymbolicAudioPipeline
 from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
@@ -29,6 +30,12 @@ class PerceiverSymbolicAudioModelConfig(PerceiverCausalSequenceModelConfig):
 class PerceiverSymbolicAudioModel(PerceiverCausalSequenceModel):
     config_class = PerceiverSymbolicAudioModelConfig
     backend_model_class = SymbolicAudioModel
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        """``PerceiverCausalSequenceModel.generate`` with the MIDI pad id (388) as default ``pad_token_id``."""
+        if kwargs.get("pad_token_id") is None and self.generation_config.pad_token_id is None:
+            kwargs["pad_token_id"] = PAD_TOKEN_ID
+        return super().generate(*args, **kwargs)
 
     @staticmethod
     def from_checkpoint(ckpt_path: str | Path) -> "PerceiverSymbolicAudioModel":
