@@ -55,3 +55,19 @@ def test_scheduler_state_round_trip():
 def test_bad_input(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cls(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), **kwargs)
+
+
+def test_rebind_optimizer_keeps_settings_and_schedule():
+    from perceiver.scripts.cli import rebind_optimizer
+
+    old_params = [torch.nn.Parameter(torch.zeros(2))]
+    optimizer = torch.optim.AdamW(old_params, lr=0.5, weight_decay=0.2, betas=(0.8, 0.9))
+    scheduler = ConstantWithWarmupLR(optimizer, warmup_steps=4)
+    new_params = [torch.nn.Parameter(torch.ones(3))]
+    new, moved = rebind_optimizer(optimizer, scheduler, new_params)
+    assert new.param_groups[0]["params"] == new_params and moved is scheduler
+    assert new.defaults == optimizer.defaults and new.param_groups[0]["lr"] == pytest.approx(0.125)
+    for expected in (0.25, 0.375, 0.5, 0.5):
+        new.step()
+        moved.step()
+        assert new.param_groups[0]["lr"] == pytest.approx(expected)

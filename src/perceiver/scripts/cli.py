@@ -69,6 +69,23 @@ def register_strategies() -> None:
 register_strategies()
 
 
+def rebind_optimizer(
+    optimizer: Optimizer, lr_scheduler: LRSchedulerTypeUnion | None, params: Any
+) -> tuple[Optimizer, LRSchedulerTypeUnion | None]:
+    """A new optimizer of the same class and settings over ``params`` (e.g. the parameters of an FSDP-wrapped
+    model), with ``lr_scheduler`` moved onto it."""
+    import inspect
+
+    accepted = inspect.signature(type(optimizer)).parameters
+    new = type(optimizer)(params, **{k: v for k, v in optimizer.defaults.items() if k in accepted})
+    if lr_scheduler is not None:
+        for group in new.param_groups:
+            group["initial_lr"] = optimizer.param_groups[0].get("initial_lr", group["lr"])
+            group["lr"] = optimizer.param_groups[0]["lr"]
+        lr_scheduler.optimizer = new
+    return new, lr_scheduler
+
+
 class CLI(LightningCLI):
     """``LightningCLI`` with the perceiver defaults. Task scripts subclass it to link data-module attributes to
     model arguments and to set model defaults (``add_arguments_to_parser``)."""
@@ -86,9 +103,15 @@ class CLI(LightningCLI):
     def configure_optimizers(
         lightning_module: LightningModule, optimizer: Optimizer, lr_scheduler: LRSchedulerTypeUnion | None = None
     ) -> Any:
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        trainer = lightning_module.trainer
+        if isinstance(trainer.strategy, FSDPStrategy):
+            # The CLI built the optimizer on the unwrapped parameters; FSDP needs those of the wrapped model.
+            optimizer, lr_scheduler = rebind_optimizer(optimizer, lr_scheduler, trainer.model.parameters())
         if lr_scheduler is None:
             return optimizer
         if isinstance(lr_scheduler, CosineWithWarmupLR) and lr_scheduler.training_steps <= 0:
             # No --trainer.max_steps: decay over the run's estimated number of optimizer steps.
-            lr_scheduler.training_steps = int(lightning_module.trainer.estimated_stepping_batches)
+            lr_scheduler.training_steps = int(trainer.estimated_stepping_batches)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
