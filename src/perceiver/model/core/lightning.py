@@ -206,9 +206,14 @@ class LitCausalSequenceModel(pl.LightningModule):
         validation_sample_prompt: str | None = None,
         validation_sample_record: int | None = None,
         params: str | None = None,
+        max_grad_norm: float | None = None,
         **kwargs: Any,
     ):
+        """``max_grad_norm``: clip the gradient norm to this value, also under FSDP (where Lightning's
+        ``gradient_clip_val`` is not supported), and log ``grad_norm``."""
         super().__init__()
+        if max_grad_norm is not None and max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")
         self.save_hyperparameters()
 
     @property
@@ -229,6 +234,19 @@ class LitCausalSequenceModel(pl.LightningModule):
 
     def forward(self, x: torch.Tensor, prefix_len: int, pad_mask: torch.Tensor | None = None) -> Any:
         return self.model(x, prefix_len=prefix_len, pad_mask=pad_mask)
+
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
+    ) -> None:
+        max_grad_norm = self.hparams.get("max_grad_norm")
+        if max_grad_norm is not None:
+            wrapped = getattr(self._trainer, "model", None) if self._trainer is not None else None
+            if hasattr(wrapped, "clip_grad_norm_"):  # FSDP: norms over all shards
+                grad_norm = wrapped.clip_grad_norm_(max_grad_norm)
+            else:
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters(), max_grad_norm)
+            self.log("grad_norm", grad_norm, prog_bar=False)
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
         labels, x, pad_mask = batch

@@ -172,3 +172,25 @@ def test_exported_folder_loads_in_text_generation_pipeline(tmp_path):
     prompt = torch.tensor([tokenizer("The if", add_special_tokens=False)["input_ids"]])
     expected = model.to_hgf_model().generate(prompt, max_new_tokens=5, do_sample=False, num_latents=2)
     assert torch.equal(generator.model.generate(prompt, max_new_tokens=5, do_sample=False, num_latents=2), expected)
+
+
+def test_max_grad_norm_clips_and_logs(tmp_path):
+    model = TrainableCLM(**TINY, max_grad_norm=1e-3)
+    tokens = torch.randint(6, 262, (4, 21))
+    batches = [(t[1:], t[:-1], torch.zeros(20, dtype=torch.bool)) for t in tokens]
+    norms = []
+
+    class Probe(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            # gradients after clipping and the optimizer step, before the next zero_grad
+            grads = [p.grad.norm() for p in pl_module.parameters() if p.grad is not None]
+            norms.append(torch.stack(grads).norm().item())
+
+    trainer = pl.Trainer(
+        max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, callbacks=[Probe()]
+    )
+    trainer.fit(model, torch.utils.data.DataLoader(batches, batch_size=2))
+    assert trainer.callback_metrics["grad_norm"] > 1e-3  # the norm before clipping
+    assert norms and all(n <= 1e-3 * 1.001 for n in norms)
+    with pytest.raises(ValueError, match="max_grad_norm must be > 0 or None, got 0"):
+        LitCausalLanguageModel(**TINY, max_grad_norm=0)
