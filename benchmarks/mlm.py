@@ -51,6 +51,7 @@ MLM_S = dict(
 )
 BATCH_SIZE = 4
 TARGETS = {"eval forward": 1.5, "train step": 1.3, "train memory": 0.7}
+LABELLED = "ours, loss on labelled positions"
 
 
 def device() -> torch.device:
@@ -106,13 +107,15 @@ def step_fns(source, ours, input_ids, attention_mask) -> dict[tuple[str, str], c
 
         return fn
 
-    def train_fn(model, forward):
+    def full_loss(forward):
+        return lambda: F.cross_entropy(forward().flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+    def train_fn(model, compute_loss):
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
         def fn():
             model.train()
-            logits = forward()
-            loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+            loss = compute_loss()
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -122,8 +125,10 @@ def step_fns(source, ours, input_ids, attention_mask) -> dict[tuple[str, str], c
     fns = {
         ("eval forward", "ours"): eval_fn(ours, forward_ours),
         ("eval forward", "transformers"): eval_fn(source, forward_source),
-        ("train step", "ours"): train_fn(ours, forward_ours),
-        ("train step", "transformers"): train_fn(source, forward_source),
+        ("train step", "ours"): train_fn(ours, full_loss(forward_ours)),
+        ("train step", "transformers"): train_fn(source, full_loss(forward_source)),
+        # the same loss and gradients, decoding only the labelled positions (MaskedLanguageModel.loss)
+        ("train step", LABELLED): train_fn(ours, lambda: ours.loss(masked, labels, pad_mask=pad_mask)),
         ("forward", "ours"): forward_ours,
         ("forward", "transformers"): forward_source,
     }
@@ -134,7 +139,7 @@ def memory() -> dict[str, float]:
     """Peak memory of one train step above the process baseline, after a warm-up step (optimizer state)."""
     fns = step_fns(*build())
     result = {}
-    for impl in ["ours", "transformers"]:
+    for impl in ["ours", "transformers", LABELLED]:
         fn = fns[("train step", impl)]
         fn()
         result[impl] = peak_memory_mib(fn)
@@ -155,10 +160,12 @@ def run(reps: int, child_args: list[str]) -> dict:
 
     peak = matmul_peak_gflops() if device().type == "cpu" else cuda_matmul_peak_gflops()
     rows, ratios = [], {}
-    for mode in ["eval forward", "train step"]:
-        t = interleaved_medians({impl: fns[(mode, impl)] for impl in ["ours", "transformers"]}, reps=reps)
+    for mode, impls in [("eval forward", ["ours", "transformers"]), ("train step", ["ours", "transformers", LABELLED])]:
+        t = interleaved_medians({impl: fns[(mode, impl)] for impl in impls}, reps=reps)
         ratios[mode] = t["transformers"] / t["ours"]
-        for impl in ["ours", "transformers"]:
+        if LABELLED in t:
+            ratios["train step, " + LABELLED] = t["transformers"] / t[LABELLED]
+        for impl in impls:
             row = {"mode": mode, "model": impl, "median ms": t[impl] * 1e3}
             # the same model FLOPs for both: transformers' eager attention is counted exactly
             model_flops = flops["transformers"] if mode == "eval forward" else train_flops
@@ -166,6 +173,7 @@ def run(reps: int, child_args: list[str]) -> dict:
             row |= {"GFLOP/s": gflops, "of fp32 peak": f"{100 * gflops / peak:.0f} %"}
             rows.append(row)
     ratios["train memory"] = mem["ours"] / mem["transformers"]
+    ratios["train memory, " + LABELLED] = mem[LABELLED] / mem["transformers"]
     return {
         "rows": rows,
         "ratios": ratios,

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
@@ -166,3 +167,37 @@ def test_bad_pad_mask(reference):
         model(x, pad_mask=torch.zeros(2, 7, dtype=torch.bool))
     with pytest.raises(TypeError, match="pad_mask must be a bool tensor"):
         model(x, pad_mask=torch.zeros(2, 8))
+
+
+@pytest.mark.parametrize("untied", [False, True])
+def test_loss_decodes_only_labelled_positions_exactly(untied):
+    config = fixture_config()
+    if untied:
+        config.decoder.num_output_query_channels = 48
+    model = MaskedLanguageModel(config)
+    with torch.no_grad():  # a scale at which logits differ clearly between positions
+        for param in model.parameters():
+            param.normal_(0.0, 0.2)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randint(6, 262, (3, 40), generator=gen)
+    labels = torch.where(torch.rand(3, 40, generator=gen) < 0.2, x, -100)
+    labels[2] = -100
+    labels[2, 39] = x[2, 39]  # one row with a single label, at the last position
+    pad_mask = torch.zeros(3, 40, dtype=torch.bool)
+    pad_mask[1, 30:] = True
+    labels[1, 30:] = -100
+    x_masked = torch.where(labels != -100, 3, x)
+
+    expected = F.cross_entropy(model(x_masked, pad_mask=pad_mask).flatten(0, 1), labels.flatten(), ignore_index=-100)
+    expected_grads = torch.autograd.grad(expected, list(model.parameters()))
+    loss = model.loss(x_masked, labels, pad_mask=pad_mask)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    torch.testing.assert_close(loss, expected, atol=1e-5, rtol=1e-5)
+    for g, e in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-4)
+
+
+def test_loss_bad_labels(reference):
+    model, _ = reference
+    with pytest.raises(ValueError, match=r"labels must have the shape of x_masked \(2, 8\), got \(2, 7\)"):
+        model.loss(torch.zeros(2, 8, dtype=torch.long), torch.zeros(2, 7, dtype=torch.long))

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from perceiver.model.core.adapter import OutputAdapter, TiedTokenOutputAdapter, TrainableQueryProvider
 from perceiver.model.core.config import DecoderConfig, PerceiverIOConfig
@@ -93,6 +94,34 @@ class MaskedLanguageModel(PerceiverIO):
         # Output queries are independent of each other, so decoding only the first n of them is exact and equals
         # decoding all max_seq_len queries and cropping the logits to the input length.
         query = self.decoder.output_query_provider()[:, :n].expand(b, -1, -1)
+        return self._decode(query, x_latent)
+
+    def loss(self, x_masked: torch.Tensor, labels: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The masked-LM cross-entropy over the positions whose label is not ``-100``, decoding only those.
+
+        Equal (value and gradients) to ``cross_entropy(self(x_masked, pad_mask), labels, ignore_index=-100)``, but
+        the decoder, whose output queries are independent of each other, runs on the labelled positions alone
+        (about 15 % of them in BERT-style masking) instead of on all of them.
+        """
+        check_text_input(x_masked, pad_mask, self.config.encoder.vocab_size, self.max_seq_len, name="x_masked")
+        if not isinstance(labels, torch.Tensor) or labels.shape != x_masked.shape:
+            shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"labels must have the shape of x_masked {tuple(x_masked.shape)}, got {shape}")
+        labelled = labels != -100
+        counts = labelled.sum(dim=1)
+        k = max(int(counts.max()), 1)
+        # Per row, the labelled positions first (in order), then filler positions that the loss ignores.
+        positions = torch.argsort((~labelled).to(torch.int8), dim=1, stable=True)[:, :k]
+        targets = labels.gather(1, positions).masked_fill(
+            torch.arange(k, device=labels.device) >= counts[:, None], -100
+        )
+
+        x_latent = self.encoder(x_masked, pad_mask=pad_mask)
+        query = self.decoder.output_query_provider()[0][positions]
+        logits = self._decode(query, x_latent)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+    def _decode(self, query: torch.Tensor, x_latent: torch.Tensor) -> torch.Tensor:
         x_out = self.decoder.cross_attn(query, x_latent).last_hidden_state
         if isinstance(self.decoder.output_adapter, TiedTokenOutputAdapter):
             return self.decoder.output_adapter(x_out, txt_embedding=self.encoder.input_adapter.txt_embedding)
