@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-slow lint format bench demo demo-music docs-check clean
+.PHONY: venv test test-slow lint format bench demo demo-digits demo-music docs-check clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,9 @@ bench: venv
 
 demo: venv
 	$(PY) -m perceiver.demo
+
+demo-digits: venv
+	$(PY) -m perceiver.demo digits
 
 demo-music: venv
 	$(PY) -m perceiver.demo_music

@@ -59,3 +59,16 @@ def require_probability(**kwargs: float) -> None:
 def require_divisible(name: str, value: int, num_heads: int) -> None:
     if value % num_heads != 0:
         raise ValueError(f"{name} must be divisible by num_heads, got {name}={value} and num_heads={num_heads}")
+
+
+def lazy_exports(package: str, exports: dict[str, str]):
+    """A module ``__getattr__`` that imports ``name`` from ``exports[name]`` (a module path) on first access, so that
+    a task package can re-export its Lightning module without importing Lightning until it is used."""
+    import importlib
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            return getattr(importlib.import_module(exports[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -9,7 +9,7 @@ from perceiver.model.audio.symbolic.huggingface import (
     SymbolicAudioPipeline,
     convert_checkpoint,
 )
-from perceiver.model.audio.symbolic.lightning import LitSymbolicAudioModel
+from perceiver.model.core.utils import lazy_exports
 
 __all__ = [
     "LitSymbolicAudioModel",
@@ -21,3 +21,6 @@ __all__ = [
     "SymbolicAudioPipeline",
     "convert_checkpoint",
 ]
+
+# the Lightning module is imported on first access (Lightning takes seconds to import)
+__getattr__ = lazy_exports(__name__, {"LitSymbolicAudioModel": "perceiver.model.audio.symbolic.lightning"})

@@ -1,6 +1,7 @@
 """Causal language model (Perceiver AR). Importing it registers the Hugging Face Auto classes
 (``AutoModelForCausalLM``, ``pipeline("text-generation")``)."""
 
+from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
 from perceiver.model.text.clm.huggingface import (
     PerceiverCausalLanguageModel,
@@ -10,6 +11,7 @@ from perceiver.model.text.clm.huggingface import (
 )
 
 __all__ = [
+    "LitCausalLanguageModel",
     "CausalLanguageModel",
     "CausalLanguageModelConfig",
     "PerceiverCausalLanguageModel",
@@ -17,3 +19,6 @@ __all__ = [
     "convert_checkpoint",
     "load_checkpoint",
 ]
+
+# the Lightning module is imported on first access (Lightning takes seconds to import)
+__getattr__ = lazy_exports(__name__, {"LitCausalLanguageModel": "perceiver.model.text.clm.lightning"})

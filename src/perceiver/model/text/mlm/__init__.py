@@ -1,6 +1,7 @@
 """Masked language model (Perceiver IO). Importing it registers the Hugging Face Auto classes (``fill-mask``)."""
 
 from perceiver.model.core.adapter import TiedTokenOutputAdapter
+from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig, TiedTextOutputAdapter
 from perceiver.model.text.mlm.backend import (
     MaskedLanguageModel,
@@ -22,6 +23,7 @@ from perceiver.model.text.mlm.huggingface import (
 from perceiver.model.text.mlm.utils import MaskFiller
 
 __all__ = [
+    "LitMaskedLanguageModel",
     "MaskFiller",
     "MaskedLanguageModel",
     "MaskedLanguageModelConfig",
@@ -41,3 +43,6 @@ __all__ = [
     "convert_model",
     "copy_text_decoder_params",
 ]
+
+# the Lightning module is imported on first access (Lightning takes seconds to import)
+__getattr__ = lazy_exports(__name__, {"LitMaskedLanguageModel": "perceiver.model.text.mlm.lightning"})

@@ -1,6 +1,7 @@
 """Perceiver IO image classifier. Importing this package registers the Auto classes and the pipeline."""
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
+from perceiver.model.core.utils import lazy_exports
 from perceiver.model.vision.image_classifier.backend import (
     ConvImageInputAdapter,
     ImageClassifier,
@@ -19,6 +20,7 @@ from perceiver.model.vision.image_classifier.huggingface import (
 )
 
 __all__ = [
+    "LitImageClassifier",
     "ConvImageInputAdapter",
     "ImageClassifier",
     "ImageClassifierConfig",
@@ -33,3 +35,6 @@ __all__ = [
     "convert_hf_model",
     "convert_model",
 ]
+
+# the Lightning module is imported on first access (Lightning takes seconds to import)
+__getattr__ = lazy_exports(__name__, {"LitImageClassifier": "perceiver.model.vision.image_classifier.lightning"})
