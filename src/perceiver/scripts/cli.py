@@ -4,6 +4,8 @@
   logs under ``logs/``), overridable by ``--config`` files and command-line arguments.
 - ``--optimizer=<name>``: any ``torch.optim`` optimizer by class name; ``--lr_scheduler=CosineWithWarmupLR`` or
   ``ConstantWithWarmupLR`` (or any ``torch.optim.lr_scheduler`` class), stepped every optimizer step.
+- Checkpoints are written atomically (``AtomicCheckpointIO``) unless ``--trainer.plugins`` names another
+  ``CheckpointIO``: a run killed while saving never leaves a truncated ``.ckpt``.
 - Extra strategies: ``ddp_static_graph`` (DDP with a static graph, needed with activation checkpointing) and
   ``fsdp_perceiver_ar`` (FSDP wrapping each attention layer of Perceiver AR models, with activation checkpointing).
 """
@@ -86,6 +88,22 @@ def rebind_optimizer(
     return new, lr_scheduler
 
 
+def with_atomic_checkpoint_io(plugins: Any) -> list[Any]:
+    """``plugins`` plus an ``AtomicCheckpointIO``, unless they already hold a ``CheckpointIO``."""
+    from lightning.fabric.plugins import CheckpointIO
+
+    from perceiver.scripts.checkpoint_io import AtomicCheckpointIO
+
+    if plugins is None:
+        plugins = []
+    elif not isinstance(plugins, list | tuple):
+        plugins = [plugins]
+    plugins = list(plugins)
+    if not any(isinstance(p, CheckpointIO) for p in plugins):
+        plugins.append(AtomicCheckpointIO())
+    return plugins
+
+
 class CLI(LightningCLI):
     """``LightningCLI`` with the perceiver defaults. Task scripts subclass it to link data-module attributes to
     model arguments and to set model defaults (``add_arguments_to_parser``)."""
@@ -98,6 +116,12 @@ class CLI(LightningCLI):
             parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [TRAINER_CONFIG])
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         super().__init__(model_class, *args, parser_kwargs=parser_kwargs, **kwargs)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        plugins = kwargs.get("plugins", trainer_config.get("plugins"))
+        kwargs["plugins"] = with_atomic_checkpoint_io(plugins)
+        return super().instantiate_trainer(**kwargs)
 
     @staticmethod
     def configure_optimizers(

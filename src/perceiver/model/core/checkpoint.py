@@ -1,0 +1,135 @@
+"""Crash-safe checkpoint files: atomic writes and loads that name the file when it is truncated or corrupt.
+
+A checkpoint is first written to a temporary file in the same folder, flushed to disk (``fsync``) and then renamed
+over the target with ``os.replace``, which is atomic on POSIX and Windows: a process killed at any moment leaves
+either the previous complete file or the new complete file, never a partial one.
+"""
+
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> None:
+    """Write ``path`` atomically: ``write(f)`` fills a temporary file next to it, which then replaces ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates the file readable by its owner only; give it the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        # Also on KeyboardInterrupt: never leave a temporary file behind.
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Make the rename itself durable; not possible on every platform (Windows), where it is skipped.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj, path)``, atomically."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file exists but cannot be read (truncated, corrupt or not a checkpoint)."""
+
+
+def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool | None = False) -> Any:
+    """``torch.load`` of a local checkpoint, raising ``FileNotFoundError`` or ``CorruptCheckpointError`` (a
+    ``ValueError``) naming the file instead of PyTorch's unpickling and zip errors. ``weights_only=None`` is
+    PyTorch's default."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        # Checkpoints hold pickled configs and Lightning metadata (weights_only=False): load only trusted files.
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError) as e:
+        raise CorruptCheckpointError(
+            f"cannot read checkpoint {path} ({path.stat().st_size} bytes): it is truncated, corrupt or not a "
+            f"PyTorch checkpoint ({type(e).__name__}: {e}). Use another checkpoint, e.g. an earlier one or last.ckpt"
+        ) from e
+
+
+def check_safetensors_file(path: str | os.PathLike) -> None:
+    """Raise ``CorruptCheckpointError`` naming ``path`` if it is not a complete safetensors file (header readable and
+    every tensor's data inside the file)."""
+    import json
+    import struct
+
+    path = Path(path)
+    size = path.stat().st_size
+    problem = None
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            problem = "shorter than the 8-byte header length"
+        else:
+            (header_len,) = struct.unpack("<Q", head)
+            if 8 + header_len > size:
+                problem = f"header of {header_len} bytes does not fit"
+            else:
+                try:
+                    header = json.loads(f.read(header_len))
+                except (ValueError, UnicodeDecodeError) as e:
+                    problem = f"unreadable header ({e})"
+                else:
+                    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+                    expected = 8 + header_len + max(ends, default=0)
+                    if expected > size:
+                        problem = f"tensor data ends at byte {expected}"
+    if problem is not None:
+        raise CorruptCheckpointError(
+            f"cannot read weights file {path} ({size} bytes): it is truncated or corrupt ({problem}). "
+            "Save or download the model again"
+        )
+
+
+def check_pretrained_folder(path: str | os.PathLike) -> None:
+    """Check every ``*.safetensors`` file of a local ``save_pretrained`` folder (no-op for hub ids)."""
+    path = Path(path)
+    if path.is_dir():
+        for file in sorted(path.glob("*.safetensors")):
+            check_safetensors_file(file)
+
+
+__all__ = [
+    "CorruptCheckpointError",
+    "atomic_torch_save",
+    "atomic_write",
+    "check_pretrained_folder",
+    "check_safetensors_file",
+    "load_checkpoint_file",
+]
