@@ -78,3 +78,21 @@ def copy_encoder_params(src: nn.Module, tgt: PerceiverEncoder) -> None:
     copy_param(src.embeddings.latents, tgt.latent_provider._query, "latents")
     copy_cross_attention_layer_params(src.encoder.cross_attention, tgt.cross_attn_1, query_residual=True)
     copy_self_attention_block_params(src.encoder.self_attends, tgt.self_attn_1)
+
+
+def hf_encoder_kwargs(config) -> dict:
+    """``EncoderConfig`` fields of a `transformers` ``PerceiverConfig``: heads, channels, blocks, dropout, init."""
+    return dict(
+        num_cross_attention_heads=config.num_cross_attention_heads,
+        num_cross_attention_qk_channels=config.qk_channels,
+        num_cross_attention_v_channels=config.v_channels,
+        cross_attention_widening_factor=config.cross_attention_widening_factor,
+        num_self_attention_heads=config.num_self_attention_heads,
+        num_self_attention_qk_channels=config.qk_channels,
+        num_self_attention_v_channels=config.v_channels,
+        num_self_attention_layers_per_block=config.num_self_attends_per_block,
+        num_self_attention_blocks=config.num_blocks,
+        self_attention_widening_factor=config.self_attention_widening_factor,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )

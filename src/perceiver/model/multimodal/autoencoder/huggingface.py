@@ -10,7 +10,13 @@ import transformers
 from transformers import AutoConfig, AutoModel
 from transformers.utils import ModelOutput
 
-from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_encoder_params, copy_param, copy_params
+from perceiver.model.core.convert import (
+    copy_cross_attention_layer_params,
+    copy_encoder_params,
+    copy_param,
+    copy_params,
+    hf_encoder_kwargs,
+)
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
@@ -99,18 +105,7 @@ def convert_config(config: transformers.PerceiverConfig) -> MultimodalAutoencode
         audio_mask_prob=0.0,
         image_mask_prob=0.0,
         label_mask_prob=1.0,
-        num_cross_attention_heads=config.num_cross_attention_heads,
-        num_cross_attention_qk_channels=config.qk_channels,
-        num_cross_attention_v_channels=config.v_channels,
-        cross_attention_widening_factor=config.cross_attention_widening_factor,
-        num_self_attention_heads=config.num_self_attention_heads,
-        num_self_attention_qk_channels=config.qk_channels,
-        num_self_attention_v_channels=config.v_channels,
-        num_self_attention_layers_per_block=config.num_self_attends_per_block,
-        num_self_attention_blocks=config.num_blocks,
-        self_attention_widening_factor=config.self_attention_widening_factor,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_encoder_kwargs(config),
     )
     decoder = MultimodalDecoderConfig(
         num_output_channels=config.output_num_channels,

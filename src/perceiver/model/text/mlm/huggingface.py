@@ -10,7 +10,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTra
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.data.text.tokenizer import VOCAB_SIZE, perceiver_bytes_tokenizer
-from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_param
+from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_param, hf_encoder_kwargs
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
@@ -142,18 +142,13 @@ def convert_config(config: Any) -> MaskedLanguageModelConfig:
         vocab_size=config.vocab_size,
         max_seq_len=config.max_position_embeddings,
         num_input_channels=config.d_model,
-        num_cross_attention_qk_channels=ca_qk,
-        num_cross_attention_v_channels=ca_v,
-        num_cross_attention_heads=config.num_cross_attention_heads,
-        num_self_attention_qk_channels=sa_qk,
-        num_self_attention_v_channels=sa_v,
-        num_self_attention_heads=config.num_self_attention_heads,
-        num_self_attention_layers_per_block=config.num_self_attends_per_block,
-        num_self_attention_blocks=config.num_blocks,
-        cross_attention_widening_factor=config.cross_attention_widening_factor,
-        self_attention_widening_factor=config.self_attention_widening_factor,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_encoder_kwargs(config)
+        | dict(
+            num_cross_attention_qk_channels=ca_qk,
+            num_cross_attention_v_channels=ca_v,
+            num_self_attention_qk_channels=sa_qk,
+            num_self_attention_v_channels=sa_v,
+        ),
     )
     # PerceiverForMaskedLM's decoder is fixed: 8 heads, qk 256, v = d_model, widening 1, no query residual.
     decoder = TextDecoderConfig(

@@ -12,7 +12,13 @@ from transformers.modeling_outputs import ImageClassifierOutput
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
 from perceiver.model.core.config import ClassificationDecoderConfig
-from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_encoder_params, copy_param, copy_params
+from perceiver.model.core.convert import (
+    copy_cross_attention_layer_params,
+    copy_encoder_params,
+    copy_param,
+    copy_params,
+    hf_encoder_kwargs,
+)
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
@@ -132,18 +138,7 @@ def convert_config(
     encoder = ImageEncoderConfig(
         image_shape=image_shape,
         input_adapter_type=kind,
-        num_cross_attention_heads=config.num_cross_attention_heads,
-        num_cross_attention_qk_channels=config.qk_channels,
-        num_cross_attention_v_channels=config.v_channels,
-        cross_attention_widening_factor=config.cross_attention_widening_factor,
-        num_self_attention_heads=config.num_self_attention_heads,
-        num_self_attention_qk_channels=config.qk_channels,
-        num_self_attention_v_channels=config.v_channels,
-        num_self_attention_layers_per_block=config.num_self_attends_per_block,
-        num_self_attention_blocks=config.num_blocks,
-        self_attention_widening_factor=config.self_attention_widening_factor,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_encoder_kwargs(config),
         **adapter,
     )
     decoder = ClassificationDecoderConfig(
