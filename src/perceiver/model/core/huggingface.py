@@ -5,6 +5,7 @@ perceiver-io 0.11, so its saved models load); ``backend_config`` rebuilds the da
 """
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from perceiver.model.core.checkpoint import check_pretrained_folder
 from perceiver.model.core.config import CausalSequenceModelConfig, PerceiverIOConfig
 from perceiver.model.core.generation import LatentSchedule, check_left_padding, contrastive_search, step_inputs
 from perceiver.model.core.kv_cache import KVCache
@@ -89,6 +91,13 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: Any) -> None:
         # The backend initialises itself (init_scale); loading fills in saved weights.
         pass
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
+        # A truncated weights file in a local folder fails here, with its name, not deep inside safetensors.
+        if pretrained_model_name_or_path is not None and os.path.isdir(str(pretrained_model_name_or_path)):
+            check_pretrained_folder(pretrained_model_name_or_path)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -123,12 +123,28 @@ class LitPerceiverIO(ConfigHparamsMixin, pl.LightningModule):
         self.model.load_state_dict(load_backend_state_dict(type(self), params, hf_model_loader))
 
 
+def check_checkpoint_readable(path: str | os.PathLike) -> None:
+    """A cheap completeness check of a local ``.ckpt`` (a zip archive: its directory is at the end of the file), so
+    that a truncated file fails with an error naming it rather than deep inside ``torch.load``."""
+    import zipfile
+
+    from perceiver.model.core.checkpoint import CorruptCheckpointError
+
+    if not zipfile.is_zipfile(path):
+        raise CorruptCheckpointError(
+            f"cannot read checkpoint {path} ({os.path.getsize(path)} bytes): it is truncated, corrupt or not a "
+            "PyTorch checkpoint"
+        )
+
+
 def load_backend_state_dict(
     lit_class: type[pl.LightningModule], params: str, hf_model_loader: Callable[[str], nn.Module]
 ) -> dict[str, torch.Tensor]:
     if is_checkpoint(params):
         if not os.path.exists(params) and "://" not in str(params):
             raise FileNotFoundError(f"params checkpoint not found: {params}")
+        if os.path.exists(params):
+            check_checkpoint_readable(params)
         return lit_class.load_from_checkpoint(params, map_location="cpu").model.state_dict()
     return hf_model_loader(params).backend_model.state_dict()
 

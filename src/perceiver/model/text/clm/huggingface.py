@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+from perceiver.model.core.checkpoint import load_checkpoint_file
 from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
 
@@ -44,7 +45,7 @@ def load_checkpoint(ckpt_path: str | Path) -> tuple[CausalLanguageModelConfig, d
     if path.startswith(("http://", "https://")):
         ckpt = torch.hub.load_state_dict_from_url(path, map_location="cpu", weights_only=False)
     else:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint_file(path, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
         raise ValueError(f"{path} is not a Lightning checkpoint (needs 'state_dict' and 'hyper_parameters')")
     config = CausalLanguageModelConfig.create(**dict(ckpt["hyper_parameters"]))

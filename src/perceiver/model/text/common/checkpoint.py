@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from perceiver.model.core.checkpoint import load_checkpoint_file
 from perceiver.model.core.config import PerceiverIOConfig
 from perceiver.model.core.huggingface import perceiver_io_config_from_dict
 
@@ -33,7 +34,7 @@ def load_perceiver_io_checkpoint(
 ) -> tuple[PerceiverIOConfig, dict[str, torch.Tensor]]:
     """The backend config and state dict of a Lightning checkpoint of a Perceiver IO text model."""
     # Checkpoints hold pickled configs and Lightning metadata, hence weights_only=False: load only trusted files.
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint_file(ckpt_path, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
         raise ValueError(f"{ckpt_path} is not a Lightning checkpoint (needs 'state_dict' and 'hyper_parameters')")
     hparams = ckpt["hyper_parameters"]
