@@ -6,12 +6,18 @@ before a block changes how it runs:
 - ``<!-- docs-test: replace OLD => NEW -->`` substitutes text (small sizes, a local folder for a hub id); several
   replace comments may precede one block;
 - ``<!-- docs-test: skip (reason) -->`` skips a block that cannot run offline (downloads, a GPU).
+
+Each page's namespace starts with the helpers of ``tests/docs_helpers.py`` (``DOCS_NAMESPACE``), so a replacement
+may use them, e.g. ``<!-- docs-test: replace "deepmind/language-perceiver" => tiny_source("mlm") -->`` converts a
+small random local model instead of downloading the official one.
 """
 
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.docs_helpers import DOCS_NAMESPACE
 
 ROOT = Path(__file__).parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -36,7 +42,7 @@ def blocks(page: Path) -> list[tuple[str, bool]]:
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_python_blocks_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": f"docs_{page.stem}"}
+    namespace: dict = {"__name__": f"docs_{page.stem}", **DOCS_NAMESPACE}
     for i, (code, skip) in enumerate(blocks(page)):
         if skip:
             continue
