@@ -62,6 +62,8 @@ def attention(
     the head dims to what fused GPU kernels accept (exact: zeros add nothing to ``q.k``, the scale is explicit).
     """
     n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
+    if causal and n_q == 1 and n_k >= 1:
+        causal = False  # a single right-aligned query sees every key: no mask to build (cached decoding steps)
     if pad_head_dims:
         # The CPU flash kernel takes a mask too; on CUDA a mask rules FlashAttention out anyway.
         q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None or not q.is_cuda)
@@ -175,18 +177,24 @@ class MultiHeadAttention(nn.Module):
         q = self.q_proj(x_q)
         k = self.k_proj(x_kv)
         v = self.v_proj(x_kv)
-        if kv_cache is not None:
-            k, v = kv_cache.update(k, v)
-            k, v = k.to(q.dtype), v.to(q.dtype)  # the cache keeps its own dtype under autocast
-
-        if pad_mask is not None:
-            check_pad_mask(pad_mask, k.shape[0], k.shape[1])
-
-        q, k, v = (t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for t in (q, k, v))
+        q = self._split_heads(q)
         if rot_pos_emb_q is not None:
             q = rot_pos_emb_q.rotate(q)
-        if rot_pos_emb_k is not None:
-            k = rot_pos_emb_k.rotate(k)
+        if kv_cache is None:
+            k, v = self._split_heads(k), self._split_heads(v)
+            if rot_pos_emb_k is not None:
+                k = rot_pos_emb_k.rotate(k)
+        else:
+            # The cache holds rotated keys: a key's rotation depends only on its own position, so each key is rotated
+            # once, when it enters the cache, instead of the whole cache at every decoding step (same values).
+            if rot_pos_emb_k is not None:
+                k = rot_pos_emb_k.rotate(self._split_heads(k)).transpose(1, 2).flatten(2)
+            k, v = kv_cache.update(k, v)
+            # the cache keeps its own dtype under autocast
+            k, v = self._split_heads(k.to(q.dtype)), self._split_heads(v.to(q.dtype))
+
+        if pad_mask is not None:
+            check_pad_mask(pad_mask, k.shape[0], k.shape[2])
 
         dropout_p = self.dropout if self.training else 0.0
         if self.pad_head_dims is not None:
@@ -209,6 +217,10 @@ class MultiHeadAttention(nn.Module):
 
         o = self.o_proj(o.transpose(1, 2).flatten(2))
         return ModuleOutput(last_hidden_state=o, kv_cache=kv_cache)
+
+    def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
+        """``(b, n, h * d) -> (b, h, n, d)``."""
+        return t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
 
 def check_features(name: str, x: torch.Tensor, channels: int, batch_size: int | None = None) -> None:

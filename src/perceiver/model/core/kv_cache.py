@@ -4,7 +4,8 @@ import torch
 
 
 class KVCache:
-    """Projected, un-rotated keys and values of one attention layer, shape ``(batch, capacity, channels)``.
+    """Projected keys and values of one attention layer, shape ``(batch, capacity, channels)``; keys are stored
+    rotated where the layer rotates keys (each key once, as it enters).
 
     ``update`` writes new entries after the ones already held and returns views of everything held so far:
     no ``torch.cat`` per step, and the buffers never change shape. ``length`` counts the valid entries.

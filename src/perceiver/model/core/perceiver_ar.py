@@ -121,6 +121,9 @@ class PerceiverAR(nn.Module):
 
         shift = None if pad_mask is None else pad_mask.sum(dim=1, keepdim=True)
         abs_pos = positions(b, seq_len, shift=shift, device=x.device)
+        if num_cached > 0:
+            # cached keys are stored rotated: only the new positions need embeddings and rotary encodings
+            abs_pos = abs_pos[:, num_cached:]
         x_emb, frq_pos_enc = self.input_adapter(x, abs_pos=abs_pos)
         if kv_cache is not None and len(kv_cache) == 0:
             kv_cache.extend(self.empty_kv_cache(x_emb, *self.default_kv_cache_capacity(n, n - prefix_len)))

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-from einops import repeat
 
 
 def positions(b: int, n: int, shift: torch.Tensor | None = None, device: torch.device | None = None) -> torch.Tensor:
@@ -33,7 +32,7 @@ class FrequencyPositionEncoding(nn.Module):
 
     def forward(self, abs_pos: torch.Tensor) -> torch.Tensor:
         angles = abs_pos.to(self.inv_freq.dtype).unsqueeze(-1) * self.inv_freq
-        return repeat(angles, "... f -> ... (f r)", r=2)
+        return angles.repeat_interleave(2, dim=-1)
 
 
 class RotaryPositionEmbedding:
