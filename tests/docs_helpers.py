@@ -62,4 +62,13 @@ def tiny_source(kind: str) -> str:
     return str(path)
 
 
-DOCS_NAMESPACE = {"tiny_source": tiny_source}
+
+def fixture_path(name: str) -> str:
+    """Absolute path of ``tests/fixtures/<name>``: models saved by perceiver-io 0.11, standing in for its hub models."""
+    path = Path(__file__).parent / "fixtures" / name
+    if not path.exists():
+        raise ValueError(f"no fixture {name!r} under {path.parent}")
+    return str(path)
+
+
+DOCS_NAMESPACE = {"tiny_source": tiny_source, "fixture_path": fixture_path}
