@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.data.audio.midi_processor import PAD_TOKEN_ID, VOCAB_SIZE, encode_midi_files
+from perceiver.model.core.utils import check_loader_args
 
 SEPARATOR = -1  # between pieces in the token files
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -126,6 +127,7 @@ class SymbolicAudioDataModule(pl.LightningDataModule):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size!r}")
+        check_loader_args(batch_size, num_workers)
         if not 0.0 < valid_fraction < 1.0:
             raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
         self.save_hyperparameters()

@@ -26,6 +26,7 @@ from perceiver.data.text.collator import (
 )
 from perceiver.data.text.dataset import CLMDataset, RandomShiftDataset
 from perceiver.data.text.utils import describe, load_tokenizer, tokenize_with_word_ids, vocab_size
+from perceiver.model.core.utils import check_loader_args, require_optional_positive
 
 STATIC_MASKING_SEED = 0
 _DONE = "_preprocessing_done.json"
@@ -126,6 +127,8 @@ class TextDataModule(pl.LightningDataModule):
         for name, value in (("batch_size", batch_size), ("preproc_batch_size", preproc_batch_size)):
             if value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
+        check_loader_args(batch_size, num_workers, valid_batch_size)
+        require_optional_positive(preproc_workers=preproc_workers)
 
         self.tokenizer = load_tokenizer(tokenizer, padding_side=padding_side)
         if self.task == Task.clf and self.tokenizer.pad_token_id is None:

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.data.vision.common import random_crop
+from perceiver.model.core.utils import check_loader_args
 
 
 class DigitsDataset(Dataset):
@@ -71,8 +72,7 @@ class DigitsDataModule(pl.LightningDataModule):
             raise ValueError(f"valid_size must be in (0, 1), got {valid_size}")
         if random_shift < 0:
             raise ValueError(f"random_shift must be >= 0, got {random_shift}")
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        check_loader_args(batch_size, num_workers, valid_batch_size)
         self.save_hyperparameters()
         self.ds_train: DigitsDataset | None = None
         self.ds_valid: DigitsDataset | None = None

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from perceiver.data.vision.common import ImageDataset, ImageTransform
+from perceiver.model.core.utils import check_loader_args
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -68,6 +69,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
         seed: int = 0,
     ):
         super().__init__()
+        check_loader_args(batch_size, num_workers)
         self.save_hyperparameters()
         self.train_examples, self.classes = scan_image_folder(train_dir)
         if valid_dir is not None:

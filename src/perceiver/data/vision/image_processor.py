@@ -132,6 +132,7 @@ class PerceiverImageClassifierInputProcessor(BaseImageProcessor):
         self.do_normalize = do_normalize
         self.image_mean = list(IMAGENET_MEAN if image_mean is None else _as_list(image_mean))
         self.image_std = list(IMAGENET_STD if image_std is None else _as_list(image_std))
+        _check_std(self.image_std)
         self.channels_last = channels_last
         self.single_channel = single_channel
 
@@ -188,12 +189,18 @@ class PerceiverImageClassifierInputProcessor(BaseImageProcessor):
             channels = pixels.shape[-1]
             mean = _per_channel(s["image_mean"], channels, "image_mean")
             std = _per_channel(s["image_std"], channels, "image_std")
+            _check_std(std)
             pixels = (pixels - mean) / std
         return pixels if s["channels_last"] else np.moveaxis(pixels, -1, 0)
 
 
 def _as_list(value: float | Sequence[float]) -> list[float]:
     return [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+
+
+def _check_std(std: Sequence[float]) -> None:
+    if not all(np.isfinite(v) and v > 0 for v in std):
+        raise ValueError(f"image_std must hold finite values > 0 (it divides the pixel values), got {list(std)}")
 
 
 def _per_channel(value: float | Sequence[float], channels: int, name: str) -> np.ndarray:

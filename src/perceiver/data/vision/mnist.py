@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from perceiver.data.vision.common import ImageDataset, ImageTransform
+from perceiver.model.core.utils import check_loader_args
 
 MNIST_HUB_ID = "ylecun/mnist"
 
@@ -39,6 +40,7 @@ class MNISTDataModule(pl.LightningDataModule):
         shuffle: bool = True,
     ):
         super().__init__()
+        check_loader_args(batch_size, num_workers)
         self.save_hyperparameters()
         self.ds_train = None
         self.ds_valid = None

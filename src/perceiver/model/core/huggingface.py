@@ -21,6 +21,7 @@ from perceiver.model.core.config import CausalSequenceModelConfig, PerceiverIOCo
 from perceiver.model.core.generation import LatentSchedule, check_left_padding, contrastive_search, step_inputs
 from perceiver.model.core.kv_cache import KVCache
 from perceiver.model.core.perceiver_ar import CausalSequenceModel
+from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
 
 
 def dataclass_from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -261,10 +262,15 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             raise TypeError(f"cache must be a PerceiverARCache, got {type(cache).__name__}")
         if cache is None and use_cache:
             cache = PerceiverARCache()
+        check_token_tensor(input_ids)
         if prefix_len is None:
             num_cached = cache.get_seq_length() if cache is not None else 0
             prefix_len = 0 if num_cached else max(0, input_ids.shape[1] - self.backend_model.max_latents)
-        pad_mask = None if attention_mask is None else ~attention_mask.bool()
+        pad_mask = None
+        if attention_mask is not None:
+            # with a filled cache the mask also covers the cached tokens: the backend checks its length
+            reference = input_ids if cache is None or not cache.get_seq_length() else attention_mask
+            pad_mask = attention_mask_to_pad_mask(attention_mask, reference)
 
         output = self.backend_model(
             input_ids,
@@ -289,6 +295,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             raise ValueError(
                 f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}"
             )
+        check_labels(labels, logits.shape[-1], tuple(input_ids.shape))
         offset = input_ids.shape[1] - logits.shape[1]  # prefix_len, or 0 for a cached call
         targets = labels[:, offset + 1 :]
         return nn.functional.cross_entropy(
@@ -370,7 +377,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         cache = past_key_values if cache is None else cache
         if cache is not None and not isinstance(cache, PerceiverARCache):
             raise TypeError(f"cache must be a PerceiverARCache, got {type(cache).__name__}")
-        pad_mask = None if attention_mask is None else ~attention_mask.bool()
+        pad_mask = attention_mask_to_pad_mask(attention_mask, input_ids)
         if pad_mask is not None and input_ids.shape[1] == latent_schedule.prompt_len:
             check_left_padding(attention_mask)
         step = step_inputs(

@@ -15,6 +15,7 @@ from perceiver.model.core.huggingface import (
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
+from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
 from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig
 from perceiver.model.text.common.backend import TextEncoderConfig
 from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
@@ -112,14 +113,8 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
             raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
         if input_ids is None:
             raise ValueError("input_ids must be given")
-        pad_mask = None
-        if attention_mask is not None:
-            if not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
-                shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else attention_mask
-                raise ValueError(
-                    f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}"
-                )
-            pad_mask = ~attention_mask.bool()
+        check_token_tensor(input_ids)
+        pad_mask = attention_mask_to_pad_mask(attention_mask, input_ids)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
 
         loss = None
@@ -127,6 +122,7 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
             if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != (input_ids.shape[0],):
                 shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
                 raise ValueError(f"labels must have shape (batch_size,) = ({input_ids.shape[0]},), got {shape}")
+            check_labels(labels, logits.shape[-1], (input_ids.shape[0],))
             loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
 
         return_dict = self.config.return_dict if return_dict is None else return_dict

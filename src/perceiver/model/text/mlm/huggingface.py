@@ -17,6 +17,7 @@ from perceiver.model.core.huggingface import (
     perceiver_io_config_from_dict,
 )
 from perceiver.model.core.perceiver_io import PerceiverDecoder
+from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
 from perceiver.model.text.common.backend import TextEncoderConfig
 from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
 from perceiver.model.text.common.huggingface import copy_text_encoder_params
@@ -90,6 +91,7 @@ class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
             if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != tuple(input_ids.shape):
                 shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
                 raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}")
+            check_labels(labels, logits.shape[-1], tuple(input_ids.shape))
             loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten().to(logits.device), ignore_index=-100)
 
         return_dict = self.config.return_dict if return_dict is None else return_dict
@@ -99,12 +101,8 @@ class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
 
 
 def _pad_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.Tensor | None:
-    if attention_mask is None:
-        return None
-    if not isinstance(attention_mask, torch.Tensor) or tuple(attention_mask.shape) != tuple(input_ids.shape):
-        shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else type(attention_mask)
-        raise ValueError(f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}")
-    return ~attention_mask.bool()
+    check_token_tensor(input_ids)
+    return attention_mask_to_pad_mask(attention_mask, input_ids)
 
 
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig, exist_ok=True)

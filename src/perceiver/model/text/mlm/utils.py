@@ -25,7 +25,11 @@ class MaskFiller:
         :return: the texts with the tokenizer's mask token, and per text ``num_predictions`` filled texts.
         """
         require_positive(num_predictions=num_predictions)
+        if isinstance(masked_text_batch, str):
+            raise TypeError("masked_text_batch must be a list of str, got a str (wrap it in a list)")
         tokenizer = self.preprocessor.tokenizer
+        if num_predictions > len(tokenizer):
+            raise ValueError(f"num_predictions must be <= the vocabulary size {len(tokenizer)}, got {num_predictions}")
         masked_text_batch = [text.replace("<mask>", tokenizer.mask_token) for text in masked_text_batch]
         input_ids, pad_mask = self.preprocessor.preprocess_batch(masked_text_batch)
         input_ids, pad_mask = input_ids.to(device), pad_mask.to(device)

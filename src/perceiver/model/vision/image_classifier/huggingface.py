@@ -24,6 +24,7 @@ from perceiver.model.core.huggingface import (
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
+from perceiver.model.core.utils import check_labels
 from perceiver.model.vision.image_classifier.backend import (
     ConvImageInputAdapter,
     ImageClassifier,
@@ -90,7 +91,10 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
         if x is None:
             raise ValueError("Either inputs or pixel_values must be given")
         logits = self.backend_model(x)
-        loss = None if labels is None else F.cross_entropy(logits, labels)
+        loss = None
+        if labels is not None:
+            check_labels(labels, logits.shape[-1], (logits.shape[0],))
+            loss = F.cross_entropy(logits, labels.to(logits.device))
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if not return_dict:
             return (logits,) if loss is None else (loss, logits)

@@ -73,6 +73,8 @@ class OpticalFlowInputAdapter(InputAdapter):
                 f"x must have shape (batch_size, 2 frames, patch channels, height, width) = (batch_size, "
                 f"{', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"x must be a floating point tensor, got dtype {x.dtype}")
         b = x.shape[0]
         x = x.flatten(1, 2).flatten(2).transpose(1, 2)  # (b, h*w, 2*c), frame-major channels
         x = self.linear(x)
