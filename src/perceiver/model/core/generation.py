@@ -187,11 +187,14 @@ def generate_greedy(
     pad_mask: torch.Tensor | None = None,
     use_cache: bool = True,
     refill_latents: int | None = None,
+    compile: bool = False,
 ) -> GenerationOutput:
     """Greedy decoding with a :class:`~perceiver.model.core.perceiver_ar.CausalSequenceModel` (no Hugging Face in
     the loop): the reference loop for testing the schedule and the cache, and for benchmarks.
 
     :param pad_mask: ``(b, n)`` bool, ``True`` = padding, left padding only.
+    :param compile: run the cached single-token steps through :func:`compiled_decode_step` (the first call compiles,
+        which takes seconds; later calls with the same model reuse it).
     """
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
@@ -204,9 +207,10 @@ def generate_greedy(
         check_left_padding(~pad_mask)
     kv_cache: list[KVCache] = []
     sequences, step_logits = input_ids, []
+    forward = compiled_decode_step(model) if compile else model
     for _ in range(max_new_tokens):
         inputs = step_inputs(schedule, sequences, pad_mask, kv_cache, use_cache)
-        logits = model(**inputs.as_kwargs()).logits[:, -1]
+        logits = forward(**inputs.as_kwargs()).logits[:, -1]
         step_logits.append(logits)
         next_token = logits.argmax(dim=-1, keepdim=True)
         sequences = torch.cat([sequences, next_token], dim=1)
@@ -215,6 +219,49 @@ def generate_greedy(
     vocab_size = model.config.vocab_size
     logits = torch.stack(step_logits, dim=1) if step_logits else input_ids.new_zeros(input_ids.shape[0], 0, vocab_size)
     return GenerationOutput(sequences=sequences, logits=logits)
+
+
+class CompiledDecodeStep:
+    """Runs a Perceiver AR model with cached single-token steps compiled by ``torch.compile`` and every other call
+    (prompt and refill passes, uncached calls) eagerly.
+
+    A cached step has the same shapes at every step except the cache length, a Python int that ``dynamic=True``
+    turns into a symbolic size, so one graph serves all steps (a second one when a pad mask is given). The buffers of
+    :class:`~perceiver.model.core.kv_cache.KVCache` never change shape, which is what makes this work.
+    """
+
+    def __init__(self, model: nn.Module, **compile_kwargs: Any):
+        self.model = model
+        compile_kwargs.setdefault("dynamic", True)
+        self._compiled = torch.compile(model.forward, **compile_kwargs)
+
+    @staticmethod
+    def is_cached_step(x: torch.Tensor, kv_cache: list[KVCache] | None) -> bool:
+        return bool(kv_cache) and kv_cache[0].length > 0 and x.dim() == 2 and x.shape[1] == 1
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        prefix_len: int,
+        pad_mask: torch.Tensor | None = None,
+        kv_cache: list[KVCache] | None = None,
+    ) -> Any:
+        forward = self._compiled if self.is_cached_step(x, kv_cache) else self.model
+        return forward(x, prefix_len=prefix_len, pad_mask=pad_mask, kv_cache=kv_cache)
+
+
+def compiled_decode_step(model: nn.Module) -> CompiledDecodeStep:
+    """The :class:`CompiledDecodeStep` of ``model`` (a ``CausalSequenceModel``), made once per model and kept on it
+    (outside its modules and state), so that repeated generation calls do not compile again."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    step = model.__dict__.get(_COMPILED_STEP_ATTR)
+    if step is None:
+        step = model.__dict__[_COMPILED_STEP_ATTR] = CompiledDecodeStep(model)
+    return step
+
+
+_COMPILED_STEP_ATTR = "_compiled_decode_step"
 
 
 def check_left_padding(attention_mask: torch.Tensor) -> None:
