@@ -71,8 +71,9 @@ class TokenInputAdapter(InputAdapter):
 def check_token_ids(x: torch.Tensor, vocab_size: int, max_seq_len: int | None = None, name: str = "x") -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a tensor of token ids, got {type(x).__name__}")
-    if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
+    if x.dtype not in (torch.int64, torch.int32):
+        # nn.Embedding indexes with int64 or int32 only (other integer dtypes fail inside torch)
+        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype} (allowed: torch.int64, torch.int32)")
     if x.dim() != 2:
         raise ValueError(f"{name} must have shape (batch_size, seq_len), got shape {tuple(x.shape)}")
     if max_seq_len is not None and x.shape[1] > max_seq_len:

@@ -90,6 +90,8 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
         x = pixel_values if pixel_values is not None else inputs
         if x is None:
             raise ValueError("Either inputs or pixel_values must be given")
+        if isinstance(x, torch.Tensor) and x.dtype.is_floating_point:
+            x = x.to(self.dtype)  # like transformers' models: pixels in the model's precision
         logits = self.backend_model(x)
         loss = None
         if labels is not None:

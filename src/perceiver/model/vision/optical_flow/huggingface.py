@@ -71,6 +71,8 @@ class OpticalFlowPerceiver(PerceiverPreTrainedModel):
         flow ``(b, h, w, 2)`` before the processor's flow scale."""
         if kwargs.get("labels") is not None:
             raise ValueError("Loss computation from labels not supported yet")
+        if isinstance(inputs, torch.Tensor) and inputs.dtype.is_floating_point:
+            inputs = inputs.to(self.dtype)  # like transformers' models: inputs in the model's precision
         return OpticalFlowPerceiverOutput(logits=self.backend_model(inputs))
 
 
