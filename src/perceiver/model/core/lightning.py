@@ -60,7 +60,19 @@ class ConfigHparamsMixin:
                     hparams[key] = dataclasses.asdict(value)
 
 
-class LitPerceiverIO(ConfigHparamsMixin, pl.LightningModule):
+class CompileBackendMixin:
+    """``compile=True``: the backend ``self.model`` is compiled in place (``nn.Module.compile``) when the trainer
+    configures the model, so training, validation and prediction run compiled while parameter names, state dicts
+    and checkpoints stay those of the eager model."""
+
+    def configure_model(self) -> None:
+        super().configure_model()
+        model = getattr(self, "model", None)
+        if self.hparams.get("compile") and model is not None and getattr(model, "_compiled_call_impl", None) is None:
+            model.compile()
+
+
+class LitPerceiverIO(ConfigHparamsMixin, CompileBackendMixin, pl.LightningModule):
     """Base of Perceiver IO task modules. Subclasses set ``encoder_config_class`` / ``decoder_config_class`` and
     build ``self.model`` from ``self.encoder_config`` / ``self.decoder_config``."""
 
@@ -76,7 +88,10 @@ class LitPerceiverIO(ConfigHparamsMixin, pl.LightningModule):
         activation_checkpointing: bool = False,
         activation_offloading: bool = False,
         params: str | None = None,
+        compile: bool = False,
     ):
+        """``compile``: compile the backend model with ``torch.compile`` when a trainer runs it (see
+        :class:`CompileBackendMixin`)."""
         super().__init__()
         self.save_hyperparameters()
         self._dataclass_hparams_to_dicts()
@@ -190,7 +205,7 @@ class LitClassifier(LitPerceiverIO):
         self.log("test_acc", self.test_acc)
 
 
-class LitCausalSequenceModel(pl.LightningModule):
+class LitCausalSequenceModel(CompileBackendMixin, pl.LightningModule):
     """Base of Perceiver AR task modules (causal language model, symbolic audio model).
 
     Batches are ``(labels, input_ids, pad_mask)`` with labels the inputs shifted by one. The last ``max_latents``
@@ -223,10 +238,12 @@ class LitCausalSequenceModel(pl.LightningModule):
         validation_sample_record: int | None = None,
         params: str | None = None,
         max_grad_norm: float | None = None,
+        compile: bool = False,
         **kwargs: Any,
     ):
         """``max_grad_norm``: clip the gradient norm to this value, also under FSDP (where Lightning's
-        ``gradient_clip_val`` is not supported), and log ``grad_norm``."""
+        ``gradient_clip_val`` is not supported), and log ``grad_norm``. ``compile``: compile the backend model with
+        ``torch.compile`` when a trainer runs it (see :class:`CompileBackendMixin`)."""
         super().__init__()
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")
