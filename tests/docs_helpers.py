@@ -62,7 +62,6 @@ def tiny_source(kind: str) -> str:
     return str(path)
 
 
-
 def fixture_path(name: str) -> str:
     """Absolute path of ``tests/fixtures/<name>``: models saved by perceiver-io 0.11, standing in for its hub models."""
     path = Path(__file__).parent / "fixtures" / name
@@ -71,4 +70,34 @@ def fixture_path(name: str) -> str:
     return str(path)
 
 
-DOCS_NAMESPACE = {"tiny_source": tiny_source, "fixture_path": fixture_path}
+@cache
+def reference_model(name: str) -> str:
+    """A temporary copy of the perceiver-io 0.11 folder ``tests/fixtures/<name>/hf`` with what the hub models have
+    beside the weights: the bytes tokenizer (text models) or an image processor (image classifier)."""
+    import json
+    import shutil
+
+    from perceiver.data.text.tokenizer import perceiver_bytes_tokenizer
+    from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
+
+    path = Path(tempfile.mkdtemp(prefix=f"reference-{name}-")) / name
+    shutil.copytree(fixture_path(f"{name}/hf"), path)
+    if name in ("mlm", "text_classifier"):
+        perceiver_bytes_tokenizer().save_pretrained(path)
+    if name == "text_classifier":
+        # the fixture was saved without class names (the published IMDb model has NEGATIVE/POSITIVE)
+        config = json.loads((path / "config.json").read_text())
+        num_classes = config["model_config"]["decoder"]["num_classes"]
+        config["id2label"] = {str(i): f"CLASS_{i}" for i in range(num_classes)}
+        config["label2id"] = {f"CLASS_{i}": i for i in range(num_classes)}
+        (path / "config.json").write_text(json.dumps(config, indent=2))
+    elif name == "clm":
+        perceiver_bytes_tokenizer(padding_side="left").save_pretrained(path)
+    elif name == "image_classifier":
+        height, width, _ = json.loads((path / "config.json").read_text())["model_config"]["encoder"]["image_shape"]
+        size = {"height": height, "width": width}
+        PerceiverImageClassifierInputProcessor(size=size, crop_size=size).save_pretrained(path)
+    return str(path)
+
+
+DOCS_NAMESPACE = {"tiny_source": tiny_source, "fixture_path": fixture_path, "reference_model": reference_model}
