@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 # Entry point name -> number of fuzz cases run in this session (reported by conftest.py).
 CASES: collections.Counter = collections.Counter()
+# Entry point -> number of those cases that returned an output (the rest raised a clear ValueError/TypeError).
+OUTPUTS: collections.Counter = collections.Counter()
 CALL_TIMEOUT_S = 60
 
 settings.register_profile(
     "hardening-default",
-    max_examples=8,
+    max_examples=12,
     deadline=None,
     derandomize=True,  # the default run is reproducible; the long profile explores
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -55,7 +57,9 @@ def call(entry: str, fn: Callable[[], Any]) -> Any | None:
     signal.alarm(CALL_TIMEOUT_S)
     try:
         with torch.no_grad():
-            return fn()
+            out = fn()
+        OUTPUTS[entry] += 1
+        return out
     except (ValueError, TypeError) as e:
         assert str(e).strip(), f"{entry}: {type(e).__name__} without a message"
         return None
@@ -78,27 +82,29 @@ ODD_DTYPES = [torch.float32, torch.float16, torch.bool, torch.complex64]
 
 @st.composite
 def token_tensors(draw: Any, vocab_size: int, max_len: int, max_batch: int = 3) -> torch.Tensor:
-    """Token id tensors, mostly valid: 0-3 dims, lengths around ``max_len``, integer and odd dtypes, ids in and out
-    of ``[0, vocab_size)``."""
-    ndim = draw(st.sampled_from([2, 2, 2, 2, 1, 3, 0]))
-    batch = draw(st.integers(0, max_batch) if draw(st.booleans()) else st.integers(1, max_batch))
-    length = draw(st.integers(0, max_len + 3))
-    shape = {0: (), 1: (length,), 2: (batch, length), 3: (batch, length, 2)}[ndim]
-    dtype = draw(st.sampled_from(INT_DTYPES * 3 + ODD_DTYPES))
-    in_range = draw(st.booleans()) or draw(st.booleans())
-    low, high = (0, vocab_size - 1) if in_range else (-3, vocab_size + 3)
-    if dtype == torch.uint8:
-        low, high = max(low, 0), min(high, 255)
+    """Token id tensors: half valid (``(batch, length)``, int64/int32, ids in ``[0, vocab_size)``), half anything
+    near it (0-3 dims, empty, too long, odd dtypes, ids outside the vocabulary)."""
     seed = draw(st.integers(0, 2**16))
     gen = torch.Generator().manual_seed(seed)
-    values = torch.randint(low, high + 1, shape, generator=gen)
-    return values.to(dtype)
+    if not draw(st.booleans()):
+        batch, length = draw(st.integers(1, max_batch)), draw(st.integers(1, max_len))
+        dtype = draw(st.sampled_from([torch.int64, torch.int32]))
+        return torch.randint(0, vocab_size, (batch, length), generator=gen).to(dtype)
+    ndim = draw(st.sampled_from([2, 2, 2, 1, 3, 0]))
+    batch = draw(st.integers(0, max_batch))
+    length = draw(st.integers(0, max_len + 3))
+    shape = {0: (), 1: (length,), 2: (batch, length), 3: (batch, length, 2)}[ndim]
+    dtype = draw(st.sampled_from(INT_DTYPES * 2 + ODD_DTYPES))
+    low, high = (0, vocab_size - 1) if draw(st.booleans()) else (-3, vocab_size + 3)
+    if dtype == torch.uint8:
+        low, high = max(low, 0), min(high, 255)
+    return torch.randint(low, high + 1, shape, generator=gen).to(dtype)
 
 
 @st.composite
 def attention_masks(draw: Any, input_ids: torch.Tensor) -> torch.Tensor | None:
     """``None``, a valid 0/1 mask of ``input_ids``' shape (left or right padded) or a bad one."""
-    kind = draw(st.sampled_from(["none", "valid", "valid", "valid", "shape", "values"]))
+    kind = draw(st.sampled_from(["valid", "none", "valid", "valid", "shape", "values"]))
     if kind == "none":
         return None
     shape = tuple(input_ids.shape)
@@ -121,7 +127,7 @@ def attention_masks(draw: Any, input_ids: torch.Tensor) -> torch.Tensor | None:
 def float_tensors(draw: Any, expected_shape: tuple[int, ...], max_batch: int = 2) -> torch.Tensor:
     """Tensors around ``(batch, *expected_shape)``: the right shape or one dimension off, a dim dropped or added,
     float and integer dtypes, finite values."""
-    batch = draw(st.integers(0, max_batch) if draw(st.booleans()) else st.integers(1, max_batch))
+    batch = draw(st.integers(1, max_batch) if not draw(st.booleans()) else st.integers(0, max_batch))
     shape = [batch, *expected_shape]
     change = draw(st.sampled_from(["none", "none", "none", "dim", "drop", "add"]))
     if change == "dim":
