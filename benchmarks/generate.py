@@ -8,6 +8,10 @@ Generation: a 512-token prompt, 256 new tokens, greedy, batch 1, through ``gener
 of 32 channels, prefix 511 so that its latents grow like ours); its row is skipped when it is not installed
 (``pip install perceiver-ar-pytorch``).
 
+The compiled decode step (``generate_greedy(compile=True)``: ``torch.compile`` on the cached single-token step)
+is compared with the same loop run eagerly (``generate_greedy``, no Hugging Face plumbing in either); its compile
+time (seconds, once per model) is reported apart. ``--no-compile`` skips it.
+
     python -m benchmarks.generate            # CLM-S
     python -m benchmarks.generate --quick    # a small configuration, for a smoke test
 """
@@ -19,6 +23,7 @@ import time
 import torch
 
 from benchmarks.common import interleaved_medians, machine, print_table, save_results
+from perceiver.model.core.generation import generate_greedy
 from perceiver.model.text.clm import (
     CausalLanguageModel,
     CausalLanguageModelConfig,
@@ -64,7 +69,9 @@ def synced(fn):
     return run
 
 
-def generation(sizes: dict, prompt_len: int, new_tokens: int, reps: int, device: str) -> tuple[list[dict], dict]:
+def generation(
+    sizes: dict, prompt_len: int, new_tokens: int, reps: int, device: str, compile_step: bool = True
+) -> tuple[list[dict], dict]:
     torch.manual_seed(0)
     config = CausalLanguageModelConfig(**sizes, init_scale=0.1)
     model = PerceiverCausalLanguageModel(PerceiverCausalLanguageModelConfig(config)).to(device).eval()
@@ -83,12 +90,32 @@ def generation(sizes: dict, prompt_len: int, new_tokens: int, reps: int, device:
     else:
         print("perceiver-ar-pytorch is not installed: its rows are skipped (pip install perceiver-ar-pytorch)")
 
+    summary = {"cached_equals_uncached": exact}
+    if compile_step:
+        backend = model.backend_model
+
+        def loop(compile: bool):
+            return synced(lambda: generate_greedy(backend, prompt, new_tokens, num_latents=1, compile=compile))
+
+        start = time.perf_counter()
+        compiled_out = loop(True)()  # compiles the cached step once
+        summary["compile_seconds"] = time.perf_counter() - start
+        eager_out = loop(False)()
+        summary["compiled_equals_eager"] = torch.equal(compiled_out.sequences, eager_out.sequences)
+        summary["compiled_max_logit_diff"] = (compiled_out.logits - eager_out.logits).abs().max().item()
+        fns["perceiver (KV cache, greedy loop)"] = loop(False)
+        fns["perceiver (KV cache, greedy loop, compiled step)"] = loop(True)
+
     times = interleaved_medians(fns, reps=reps, warmup=1)
     rows = [{"generation": name, "seconds": t, "tokens/s": new_tokens / t} for name, t in times.items()]
     t_cached = times["perceiver (exact KV cache)"]
-    summary = {"cached_equals_uncached": exact, "cached_vs_uncached": times["perceiver (no cache)"] / t_cached}
+    summary["cached_vs_uncached"] = times["perceiver (no cache)"] / t_cached
     if lucid is not None:
         summary["cached_vs_perceiver_ar_pytorch"] = times["perceiver-ar-pytorch (no cache)"] / t_cached
+    if compile_step:
+        summary["compiled_step_speedup"] = (
+            times["perceiver (KV cache, greedy loop)"] / times["perceiver (KV cache, greedy loop, compiled step)"]
+        )
     return rows, summary
 
 
@@ -134,6 +161,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-compile", action="store_true", help="skip the compiled decode step")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -141,7 +169,9 @@ def main() -> None:
     sizes = QUICK if args.quick else CLM_S
     prompt_len, new_tokens, batch_size = (64, 32, 2) if args.quick else (512, 256, 4)
     start = time.perf_counter()
-    gen_rows, gen_summary = generation(sizes, prompt_len, new_tokens, args.reps, args.device)
+    gen_rows, gen_summary = generation(
+        sizes, prompt_len, new_tokens, args.reps, args.device, compile_step=not args.no_compile
+    )
     train_rows, train_summary = training(sizes, batch_size, args.reps, args.device)
 
     print(f"machine: {json.dumps(machine())}")

@@ -67,7 +67,12 @@ def attention(
     if pad_head_dims:
         # The CPU flash kernel takes a mask too; on CUDA a mask rules FlashAttention out anyway.
         q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None or not q.is_cuda)
-    if pad_mask is None and (not causal or n_k >= n_q):
+    # torch.export cannot trace the CausalBias tensor subclass: it takes the explicit mask instead
+    if (
+        pad_mask is None
+        and (not causal or n_k >= n_q)
+        and not (causal and n_q != n_k and torch.compiler.is_exporting())
+    ):
         if causal and n_q != n_k:
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=causal_lower_right(n_q, n_k), dropout_p=dropout_p, scale=scale
