@@ -145,3 +145,25 @@ def test_text_and_audio_data_modules_num_workers(tmp_path):
         PydocTextDataModule(dataset_dir=str(tmp_path), max_seq_len=32, num_workers=-1)
     with pytest.raises(ValueError, match="num_workers must be >= 0, got -2"):
         BachChoralesDataModule(dataset_dir=str(tmp_path), max_seq_len=32, num_workers=-2)
+
+
+@pytest.mark.parametrize("factory", [zoo.clm, zoo.audio], ids=["clm", "audio"])
+def test_generate_rejects_empty_batch_and_bad_ids(factory):
+    model = factory()
+    with pytest.raises(ValueError, match="input_ids must hold at least one prompt, got batch_size 0"):
+        model.generate(torch.zeros(0, 1, dtype=torch.long), max_new_tokens=1)
+    with pytest.raises(TypeError, match="input_ids must hold integer token ids, got dtype torch.complex64"):
+        model.generate(torch.zeros(1, 2, dtype=torch.complex64), max_new_tokens=1)
+    with pytest.raises(ValueError, match=r"input_ids holds token ids in \[0..99999\], outside the vocabulary"):
+        model.generate(torch.tensor([[0, 99999]]), max_new_tokens=1)
+
+
+def test_text_preprocessor_max_seq_len_must_exceed_special_tokens():
+    from perceiver.data.text.preprocessor import TextPreprocessor
+    from perceiver.data.text.tokenizer import perceiver_bytes_tokenizer
+
+    with pytest.raises(ValueError, match=r"max_seq_len must be > 2 \(the special tokens added to every text\), got 2"):
+        TextPreprocessor(perceiver_bytes_tokenizer(), 2, add_special_tokens=True)
+    input_ids, _ = TextPreprocessor(perceiver_bytes_tokenizer(), 3, add_special_tokens=True).preprocess_batch([""])
+    assert input_ids.shape == (1, 2)
+    assert TextPreprocessor(perceiver_bytes_tokenizer(), 1, add_special_tokens=False).max_seq_len == 1

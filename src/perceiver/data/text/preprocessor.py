@@ -26,6 +26,12 @@ class TextPreprocessor:
             tokenizer = AutoTokenizer.from_pretrained(tokenizer, verbose=False)
         elif not isinstance(tokenizer, PreTrainedTokenizerBase):
             raise TypeError(f"tokenizer must be a name, a folder or a tokenizer, got {type(tokenizer).__name__}")
+        num_special = tokenizer.num_special_tokens_to_add() if add_special_tokens else 0
+        if max_seq_len <= num_special:
+            # truncation cannot cut the special tokens: sequences would be longer than max_seq_len
+            raise ValueError(
+                f"max_seq_len must be > {num_special} (the special tokens added to every text), got {max_seq_len}"
+            )
         if padding_side is not None:
             tokenizer.padding_side = padding_side
         self.tokenizer = tokenizer

@@ -16,6 +16,7 @@ from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from perceiver.model.core.adapter import check_token_ids
 from perceiver.model.core.checkpoint import check_pretrained_folder
 from perceiver.model.core.config import CausalSequenceModelConfig, PerceiverIOConfig
 from perceiver.model.core.generation import LatentSchedule, check_left_padding, contrastive_search, step_inputs
@@ -325,6 +326,9 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         input_ids = inputs if inputs is not None else input_ids
         if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
             raise ValueError(f"input_ids must be a tensor of shape (batch_size, seq_len), got {_describe(input_ids)}")
+        if input_ids.shape[0] == 0:
+            raise ValueError("input_ids must hold at least one prompt, got batch_size 0")
+        check_token_ids(input_ids, self.get_input_embeddings().num_embeddings, name="input_ids")
         for name in ("cache", "past_key_values"):
             if kwargs.get(name) is not None:
                 raise ValueError(f"{name} cannot be passed to generate: the latent schedule manages the cache")
@@ -337,11 +341,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         )
         attention_mask = kwargs.get("attention_mask")
         if attention_mask is not None:
-            if attention_mask.shape != input_ids.shape:
-                raise ValueError(
-                    f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, "
-                    f"got {tuple(attention_mask.shape)}"
-                )
+            attention_mask_to_pad_mask(attention_mask, input_ids)  # type, shape and 0/1 values
             check_left_padding(attention_mask)
         if kwargs.get("custom_generate") is None and self._is_contrastive_search(kwargs):
             kwargs["custom_generate"] = contrastive_search
