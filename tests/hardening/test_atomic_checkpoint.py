@@ -127,3 +127,14 @@ def test_atomic_checkpoint_io_save_load_remove(tmp_path):
     assert not path.exists()
     with pytest.raises(FileNotFoundError):
         io.load_checkpoint(tmp_path / "nope.ckpt")
+
+
+def test_cli_trainer_uses_atomic_checkpoint_io(tmp_path):
+    from pathlib import Path
+
+    from perceiver.scripts.checkpoint_io import AtomicCheckpointIO
+    from perceiver.scripts.vision.image_classifier import main
+
+    config = Path(__file__).parents[2] / "examples" / "training" / "img_clf" / "digits.yaml"
+    cli = main(["--config", str(config), f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"], run=False)
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)

@@ -66,3 +66,20 @@ def test_truncated_ckpt_in_text_checkpoint_loader(tmp_path):
     truncate(bad)
     with pytest.raises(CorruptCheckpointError, match="mlm.ckpt"):
         load_perceiver_io_checkpoint(bad, TextEncoderConfig, TextDecoderConfig)
+
+
+def test_save_pretrained_is_atomic_and_replaces_stale_weights(tmp_path):
+    model = PerceiverCausalLanguageModel(PerceiverCausalLanguageModelConfig(CausalLanguageModelConfig(**TINY)))
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "model-00001-of-00002.safetensors").write_bytes(b"old shard")
+    (folder / "notes.txt").write_text("kept")
+    model.save_pretrained(folder)
+    names = sorted(p.name for p in folder.iterdir())
+    assert "model.safetensors" in names and "config.json" in names and "notes.txt" in names
+    assert "model-00001-of-00002.safetensors" not in names
+    assert [p.name for p in tmp_path.iterdir()] == ["hf"]  # the temporary folder is gone
+    loaded = PerceiverCausalLanguageModel.from_pretrained(folder)
+    x = torch.randint(0, 262, (1, 8))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).logits, model.eval()(x).logits)

@@ -6,8 +6,10 @@ perceiver-io 0.11, so its saved models load); ``backend_config`` rebuilds the da
 
 import dataclasses
 import os
+import tempfile
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -85,6 +87,10 @@ class PerceiverBackendConfig(PretrainedConfig):
         return self.backend_config_from_dict(self.model_config)
 
 
+# Files of a save_pretrained folder that hold weights (single or sharded): replaced as a whole by a new save.
+WEIGHT_FILE_PREFIXES = ("model.safetensors", "model-0", "pytorch_model")
+
+
 class PerceiverPreTrainedModel(PreTrainedModel):
     """Base of the wrapper models: the backend is ``self.backend_model`` and initialises its own weights."""
 
@@ -93,6 +99,28 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: Any) -> None:
         # The backend initialises itself (init_scale); loading fills in saved weights.
         pass
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        """``transformers``' ``save_pretrained``, crash-safe: the files are written to a temporary folder next to
+        ``save_directory``, flushed to disk and then moved in one by one with ``os.replace``, so a process killed while
+        saving never leaves a truncated weights file (stale weight files of an earlier save are removed)."""
+        if kwargs.get("push_to_hub") or os.path.isfile(save_directory):
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        target = Path(save_directory)
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+            result = super().save_pretrained(tmp, *args, **kwargs)
+            written = sorted(Path(tmp).iterdir())
+            for file in written:
+                with open(file, "rb") as f:
+                    os.fsync(f.fileno())
+            for file in written:
+                os.replace(file, target / file.name)
+        names = {file.name for file in written}
+        for stale in target.iterdir():
+            if stale.name not in names and stale.name.startswith(WEIGHT_FILE_PREFIXES) and stale.is_file():
+                stale.unlink()
+        return result
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
