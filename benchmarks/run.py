@@ -20,6 +20,7 @@ SUITE = {
     "vision": "Fourier image classifier against `transformers`' PerceiverForImageClassificationFourier",
     "generate": "Perceiver AR (CLM-S): exact cached vs uncached generation, against `perceiver-ar-pytorch`",
     "scaling": "Encoder against input length, Perceiver AR training against prefix length",
+    "compile": "`compile=True` on the Lightning modules: compiled backend against eager (eval forward, train step)",
 }
 
 
