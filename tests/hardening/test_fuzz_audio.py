@@ -20,9 +20,9 @@ TOKEN_LISTS = st.lists(st.integers(-2, VOCAB_SIZE + 2), max_size=40) | st.lists(
 def midis(draw):
     midi = pretty_midi.PrettyMIDI()
     instrument = pretty_midi.Instrument(program=draw(st.integers(0, 127)))
-    for _ in range(draw(st.integers(0, 5))):
+    for _ in range(draw(st.integers(1, 5) | st.just(0))):
         start = draw(st.floats(0, 4, allow_nan=False))
-        length = draw(st.floats(0, 2, allow_nan=False))
+        length = draw(st.floats(0.05, 2, allow_nan=False) | st.just(0.0))
         instrument.notes.append(
             pretty_midi.Note(draw(st.integers(1, 127)), draw(st.integers(0, 127)), start, start + length)
         )
@@ -90,9 +90,9 @@ def test_fuzz_symbolic_audio_pipeline(profile):
     @settings(settings.get_profile(profile))
     @given(
         midi=midis(),
-        max_new_tokens=st.integers(-1, 5),
-        max_prompt_length=st.one_of(st.none(), st.integers(-1, zoo.SEQ + 2)),
-        num_latents=st.integers(0, 5),
+        max_new_tokens=st.integers(1, 5) | st.sampled_from([0, -1]),
+        max_prompt_length=st.one_of(st.integers(1, zoo.SEQ - 6), st.none(), st.integers(-1, zoo.SEQ + 2)),
+        num_latents=st.integers(1, 4) | st.sampled_from([0, 99]),
     )
     def run(midi, max_new_tokens, max_prompt_length, num_latents):
         kwargs = dict(max_new_tokens=max_new_tokens, num_latents=num_latents, return_type=ReturnType.TENSORS)

@@ -38,8 +38,8 @@ def test_fuzz_generate(profile):
     @given(
         data=st.data(),
         name=st.sampled_from(sorted(MODELS)),
-        max_new_tokens=st.integers(-1, 6),
-        num_latents=st.integers(-1, 6),
+        max_new_tokens=st.integers(1, 6) | st.sampled_from([0, -1]),
+        num_latents=st.integers(1, 4) | st.sampled_from([0, -1, 99]),
         do_sample=st.booleans(),
         top_k=st.sampled_from([None, 0, 1, 3]),
         use_cache=st.booleans(),
@@ -78,8 +78,8 @@ def test_fuzz_text_generation_pipeline(profile, tmp_path_factory):
     @settings(settings.get_profile(profile))
     @given(
         prompts=st.lists(st.text(max_size=12), min_size=1, max_size=3),
-        max_new_tokens=st.integers(-1, 5),
-        num_latents=st.integers(0, 5),
+        max_new_tokens=st.integers(1, 5) | st.sampled_from([0, -1]),
+        num_latents=st.integers(1, 4) | st.sampled_from([0, 99]),
     )
     def run(prompts, max_new_tokens, num_latents):
         out = call(
