@@ -167,3 +167,20 @@ def test_text_preprocessor_max_seq_len_must_exceed_special_tokens():
     input_ids, _ = TextPreprocessor(perceiver_bytes_tokenizer(), 3, add_special_tokens=True).preprocess_batch([""])
     assert input_ids.shape == (1, 2)
     assert TextPreprocessor(perceiver_bytes_tokenizer(), 1, add_special_tokens=False).max_seq_len == 1
+
+
+@pytest.mark.parametrize("option", ["first_cross_attention_layer_shared", "first_self_attention_block_shared"])
+def test_sharing_options_must_be_bool(option):
+    from perceiver.model.text.mlm import (
+        MaskedLanguageModel,
+        MaskedLanguageModelConfig,
+        TextDecoderConfig,
+        TextEncoderConfig,
+    )
+
+    encoder = TextEncoderConfig(
+        vocab_size=zoo.VOCAB, max_seq_len=zoo.SEQ, num_input_channels=16, num_self_attention_heads=2, **{option: "x"}
+    )
+    decoder = TextDecoderConfig(vocab_size=zoo.VOCAB, max_seq_len=zoo.SEQ)
+    with pytest.raises(TypeError, match=f"{option} must be a bool, got str"):
+        MaskedLanguageModel(MaskedLanguageModelConfig(encoder, decoder, num_latents=4, num_latent_channels=16))

@@ -50,6 +50,12 @@ class PerceiverEncoder(nn.Module):
         if num_cross_attention_layers > num_self_attention_blocks:
             raise ValueError("num_cross_attention_layers must be <= num_self_attention_blocks")
         require_probability(dropout=dropout, residual_dropout=residual_dropout)
+        for name, value in (
+            ("first_cross_attention_layer_shared", first_cross_attention_layer_shared),
+            ("first_self_attention_block_shared", first_self_attention_block_shared),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
 
         self.latent_provider = TrainableQueryProvider(num_latents, num_latent_channels, init_scale=init_scale)
         self.input_adapter = input_adapter
