@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.docs_helpers import DOCS_NAMESPACE
 
@@ -42,7 +43,16 @@ def blocks(page: Path) -> list[tuple[str, bool]]:
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_python_blocks_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": f"docs_{page.stem}", **DOCS_NAMESPACE}
+    # the docs' models are small: one thread is faster than two on a machine shared with other jobs
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_page(page, namespace={"__name__": f"docs_{page.stem}", **DOCS_NAMESPACE})
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_page(page: Path, namespace: dict) -> None:
     for i, (code, skip) in enumerate(blocks(page)):
         if skip:
             continue
@@ -50,3 +60,25 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
             exec(compile(code, f"{page.name}[block {i + 1}]", "exec"), namespace)
         except Exception as e:
             raise AssertionError(f"{page.name}, python block {i + 1} fails:\n{code}") from e
+
+
+def test_directives_replace_and_skip(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        '<!-- docs-test: replace 1024 => 8 -->\n<!-- docs-test: replace "hub/id" => tiny_source("mlm") -->\n'
+        '```python\nx = load("hub/id", size=1024)\n```\n\n'
+        "<!-- docs-test: skip (needs a GPU) -->\n```python\nrun_on_gpu()\n```\n"
+        "```python\ny = 1024\n```\n"
+    )
+    assert blocks(page) == [
+        ('x = load(tiny_source("mlm"), size=8)\n', False),
+        ("run_on_gpu()\n", True),
+        ("y = 1024\n", False),  # a directive applies to the next block only
+    ]
+
+
+def test_tiny_source_rejects_unknown_kind():
+    from tests.docs_helpers import tiny_source
+
+    with pytest.raises(ValueError, match="kind must be one of"):
+        tiny_source("vision-perceiver")
