@@ -1,6 +1,6 @@
 """Convert DeepMind's official Perceiver IO checkpoints into models of this library, saved as Hugging Face folders.
 
-    python examples/convert.py --output_dir models                    # all six, from the hub (about 1.3 GB)
+    python examples/convert.py --output_dir models                    # all six, from the hub (about 2 GB)
     python examples/convert.py --output_dir models --only language-perceiver optical-flow-perceiver
     python examples/convert.py --output_dir models --source_dir hf    # offline: reads hf/<name> folders
 
