@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test test-slow lint format bench demo demo-digits demo-music docs-check clean
+.PHONY: venv test test-slow lint format bench demo demo-digits demo-music docs-check images clean
 
 venv: $(VENV)/.installed
 
@@ -44,6 +44,9 @@ demo-digits: venv
 
 demo-music: venv
 	$(PY) -m perceiver.demo_music
+
+images: venv
+	$(PY) examples/make_images.py
 
 docs-check: venv
 	$(PY) -m pytest tests/test_docs.py
