@@ -21,7 +21,7 @@ COPY benchmarks ./benchmarks
 # the same install command as `make venv`, with torch from the variant's wheel index
 RUN python3 -m venv .venv \
     && .venv/bin/python -m pip install -q --upgrade pip \
-    && .venv/bin/python -m pip install -q --extra-index-url ${TORCH_INDEX} -c constraints.txt -e ".[text,vision,audio,examples,dev]" \
+    && .venv/bin/python -m pip install -q --extra-index-url ${TORCH_INDEX} -c constraints.txt -e ".[text,vision,audio,examples,dev,export]" \
     && touch .venv/.installed
 ENV HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 CMD ["make", "test"]

@@ -15,7 +15,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[text,vision,audio,examples,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[text,vision,audio,examples,dev,export]"
 	touch $@
 
 test: venv
