@@ -1,6 +1,6 @@
 """How time and peak memory grow with the input length.
 
-1. Perceiver encoder, eval forward, against the input length M (1k to 64k inputs of 64 channels, 256 latents x 256
+1. Perceiver encoder, eval forward, against the input length M (1k to 64k inputs of 64 channels, 512 latents x 256
    channels, 1 cross-attention head, 2 self-attention layers): ours, `transformers`' PerceiverModel and lucidrains'
    perceiver-pytorch.
 2. Perceiver AR train step against the prefix length (256 latents): ours and lucidrains' perceiver-ar-pytorch.
@@ -31,7 +31,7 @@ from perceiver.model.core import CausalSequenceModel, CausalSequenceModelConfig,
 
 INPUT_LENGTHS = [1024, 4096, 16384, 65536]
 PREFIX_LENGTHS = [512, 1024, 2048, 4096]
-NUM_LATENTS, LATENT_CHANNELS, INPUT_CHANNELS = 256, 256, 64
+NUM_LATENTS, LATENT_CHANNELS, INPUT_CHANNELS = 512, 256, 64  # 512 latents as the official ImageNet models
 AR_LATENTS, AR_CHANNELS, AR_HEADS, AR_LAYERS, VOCAB = 256, 256, 8, 4, 262
 
 
