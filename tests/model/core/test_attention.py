@@ -1,8 +1,10 @@
 import pytest
 import torch
 
+from perceiver.model.core import attention as attention_module
 from perceiver.model.core import (
     CrossAttention,
+    CrossAttentionLayer,
     FrequencyPositionEncoding,
     MultiHeadAttention,
     RotaryPositionEmbedding,
@@ -24,9 +26,16 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=["fused", "unfused"])
+def cpu_path(request, monkeypatch):
+    """Runs a test through the flash kernel and through the unfused CPU path (chosen by size when qk != v dims)."""
+    monkeypatch.setattr(attention_module, "UNFUSED_MAX_SCORES", 0 if request.param == "fused" else 2**62)
+    return request.param
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_multi_head_attention_matches_naive(case, seed):
+def test_multi_head_attention_matches_naive(case, seed, cpu_path):
     heads, n_q, n_k, c_q, c_kv, qk, v, causal, padded, rotate_dim = case
     g = torch.Generator().manual_seed(seed)
     b = 3
@@ -51,7 +60,7 @@ def test_multi_head_attention_matches_naive(case, seed):
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
 
 
-def test_randomised_shapes_match_naive():
+def test_randomised_shapes_match_naive(cpu_path):
     g = torch.Generator().manual_seed(42)
     for _ in range(25):
         heads = int(torch.randint(1, 5, (1,), generator=g))
@@ -82,8 +91,9 @@ def test_randomised_shapes_match_naive():
         torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
 
 
-def test_fully_masked_rows_give_zeros_and_finite_gradients():
-    mha = MultiHeadAttention(2, 8, 8, causal_attention=True)
+@pytest.mark.parametrize("v_channels", [8, 16])
+def test_fully_masked_rows_give_zeros_and_finite_gradients(v_channels, cpu_path):
+    mha = MultiHeadAttention(2, 8, 8, num_v_channels=v_channels, causal_attention=True)
     x_q = torch.randn(2, 4, 8, requires_grad=True)
     x_kv = torch.randn(2, 6, 8, requires_grad=True)
     pad_mask = torch.zeros(2, 6, dtype=torch.bool)
@@ -109,6 +119,29 @@ def test_max_heads_parallel_gives_same_result():
     torch.testing.assert_close(
         chunked(x_q, x_kv, pad_mask).last_hidden_state, full(x_q, x_kv, pad_mask).last_hidden_state, atol=1e-6, rtol=0
     )
+
+
+def test_unfused_path_is_chosen_only_for_small_cpu_attention_with_unequal_head_dims():
+    q, k = torch.empty(2, 4, 64, 32), torch.empty(2, 4, 128, 32)
+    assert attention_module.prefers_unfused(q, k, torch.empty(2, 4, 128, 64))
+    assert not attention_module.prefers_unfused(q, k, torch.empty(2, 4, 128, 32))  # flash needs no padding
+    big_k = torch.empty(2, 4, attention_module.UNFUSED_MAX_SCORES // (2 * 4 * 64) + 1, 32)
+    assert not attention_module.prefers_unfused(q, big_k, torch.empty(*big_k.shape[:-1], 64))
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_batch_broadcast_queries_give_the_same_values_and_gradients(residual):
+    layer = CrossAttentionLayer(2, 8, 12, num_v_channels=16, attention_residual=residual)
+    latents = torch.randn(1, 5, 8, requires_grad=True)
+    x_kv = torch.randn(3, 7, 12)
+    pad_mask = torch.rand(3, 7) < 0.3
+    out = layer(latents.expand(3, -1, -1), x_kv, pad_mask=pad_mask).last_hidden_state
+    (grad,) = torch.autograd.grad(out.square().sum(), latents)
+    materialized = latents.detach().repeat(3, 1, 1).requires_grad_()
+    expected = layer(materialized, x_kv, pad_mask=pad_mask).last_hidden_state
+    expected.square().sum().backward()
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(grad, materialized.grad.sum(0, keepdim=True), atol=1e-5, rtol=0)
 
 
 def test_attention_dropout_only_in_training():

@@ -64,7 +64,8 @@ class TokenInputAdapter(InputAdapter):
         if not self._abs_pos_emb:
             return emb
         if abs_pos is None:
-            abs_pos = positions(*x.shape, device=x.device)
+            # default positions 0..n-1 in every row: broadcast the table instead of gathering it per example
+            return emb + self.pos_embedding.weight[: x.shape[1]]
         return emb + self.pos_embedding(abs_pos[:, abs_pos.shape[1] - x.shape[1] :])
 
 

@@ -64,6 +64,9 @@ def attention(
     n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
     if causal and n_q == 1 and n_k >= 1:
         causal = False  # a single right-aligned query sees every key: no mask to build (cached decoding steps)
+    if prefers_unfused(q, k, v):
+        mask = attention_mask(pad_mask, n_q, n_k, causal, q.device)
+        return unfused_attention(q, k, v, mask, dropout_p, scale)
     if pad_head_dims:
         # The CPU flash kernel takes a mask too; on CUDA a mask rules FlashAttention out anyway.
         q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None or not q.is_cuda)
@@ -82,6 +85,34 @@ def attention(
     else:
         out = masked_attention(q, k, v, attention_mask(pad_mask, n_q, n_k, causal, q.device), dropout_p, scale)
     return out[..., :d_v]
+
+
+# Largest score matrix (elements over batch and heads) for which the unfused CPU path is chosen: it stays in cache
+# (16 MiB in fp32), and below it two matmuls and a softmax beat the flash kernel on zero-padded head dims.
+UNFUSED_MAX_SCORES = 2**22
+
+
+def prefers_unfused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
+    """On the CPU, small attention with different query/key and value head dims is faster unfused than padded
+    for the flash kernel (e.g. the latent self-attention of language-perceiver: 256 x 256, qk 32 / v 64 per head)."""
+    if q.device.type != "cpu" or q.shape[-1] == v.shape[-1]:
+        return False
+    return q.shape[0] * q.shape[1] * q.shape[-2] * k.shape[-2] <= UNFUSED_MAX_SCORES
+
+
+def unfused_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float, scale: float
+) -> torch.Tensor:
+    """Softmax attention as two matmuls; query rows without any visible key give zeros."""
+    scores = torch.matmul(q * scale, k.transpose(-1, -2))
+    if mask is not None:
+        has_key = mask.any(dim=-1, keepdim=True)
+        scores = scores.masked_fill(~(mask | ~has_key), float("-inf"))
+    probs = torch.softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        probs = F.dropout(probs, p=dropout_p)
+    out = torch.matmul(probs, v)
+    return out if mask is None else out * has_key.to(out.dtype)
 
 
 def zero_pad_head_dims(
@@ -179,7 +210,7 @@ class MultiHeadAttention(nn.Module):
         """
         check_features("x_q", x_q, self.q_proj.in_features)
         check_features("x_kv", x_kv, self.k_proj.in_features, batch_size=x_q.shape[0])
-        q = self.q_proj(x_q)
+        q = once_per_batch(self.q_proj, x_q)
         k = self.k_proj(x_kv)
         v = self.v_proj(x_kv)
         q = self._split_heads(q)
@@ -226,6 +257,14 @@ class MultiHeadAttention(nn.Module):
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """``(b, n, h * d) -> (b, h, n, d)``."""
         return t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+
+def once_per_batch(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)``, computed on one example when ``x`` is broadcast over the batch (stride 0, as learned latents
+    and output queries are) and broadcast back: the same values at a fraction of the cost."""
+    if x.dim() == 3 and x.shape[0] > 1 and x.stride(0) == 0:
+        return module(x[:1]).expand(x.shape[0], -1, -1)
+    return module(x)
 
 
 def check_features(name: str, x: torch.Tensor, channels: int, batch_size: int | None = None) -> None:
@@ -292,7 +331,7 @@ class CrossAttention(nn.Module):
     ) -> ModuleOutput:
         """With ``x_kv=None`` the keys/values are ``x_kv_prefix`` followed by the queries themselves (the Perceiver
         AR hybrid layer: latents attend to the prefix and to each other)."""
-        x_q = self.q_norm(x_q)
+        x_q = once_per_batch(self.q_norm, x_q)
         if x_kv is None:
             if x_kv_prefix is None:
                 raise ValueError("Either x_kv or x_kv_prefix must be given")
