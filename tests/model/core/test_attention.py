@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from perceiver.model.core import attention as attention_module
 from perceiver.model.core import (
     CrossAttention,
     CrossAttentionLayer,
@@ -10,6 +9,7 @@ from perceiver.model.core import (
     RotaryPositionEmbedding,
     SelfAttention,
 )
+from perceiver.model.core import attention as attention_module
 from tests.model.core.naive import naive_mha
 
 CASES = [
