@@ -30,7 +30,22 @@ def test_rotary_right_alignment_and_pass_through_channels():
     left = RotaryPositionEmbedding(enc).rotate(t)
     torch.testing.assert_close(right, naive_rotate(t, pos[:, -4:], 4), atol=1e-6, rtol=0)
     torch.testing.assert_close(left, naive_rotate(t, pos[:, :4], 4), atol=1e-6, rtol=0)
-    torch.testing.assert_close(right[..., 4:], t[..., 4:])
+    torch.testing.assert_close(right[..., 4:], t[..., 4:], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("head_dim", [4, 7, 10])
+def test_rotary_tables_serve_every_length_head_dim_and_dtype(head_dim):
+    pos = torch.arange(6).expand(2, 6)
+    rot = RotaryPositionEmbedding(FrequencyPositionEncoding(4)(pos).unsqueeze(1), right_align=True)
+    for n in (6, 1, 3):
+        t = torch.randn(2, 3, n, head_dim)
+        out = rot.rotate(t)
+        torch.testing.assert_close(out, naive_rotate(t, pos[:, 6 - n :], 4), atol=1e-6, rtol=0)
+        torch.testing.assert_close(out[..., 4:], t[..., 4:], atol=0, rtol=0)
+    t16 = torch.randn(2, 3, 6, head_dim, dtype=torch.bfloat16)
+    out16 = rot.rotate(t16)
+    assert out16.dtype == torch.bfloat16
+    torch.testing.assert_close(out16.float(), naive_rotate(t16.float(), pos, 4), atol=3e-2, rtol=0)
 
 
 def test_frequency_encoding_repeats_each_frequency_twice():

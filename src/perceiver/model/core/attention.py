@@ -84,7 +84,7 @@ def attention(
             out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
     else:
         out = masked_attention(q, k, v, attention_mask(pad_mask, n_q, n_k, causal, q.device), dropout_p, scale)
-    return out[..., :d_v]
+    return out if out.shape[-1] == d_v else out[..., :d_v]
 
 
 # Largest score matrix (elements over batch and heads) for which the unfused CPU path is chosen: it stays in cache
@@ -227,7 +227,9 @@ class MultiHeadAttention(nn.Module):
                 k = rot_pos_emb_k.rotate(self._split_heads(k)).transpose(1, 2).flatten(2)
             k, v = kv_cache.update(k, v)
             # the cache keeps its own dtype under autocast
-            k, v = self._split_heads(k.to(q.dtype)), self._split_heads(v.to(q.dtype))
+            if k.dtype != q.dtype:
+                k, v = k.to(q.dtype), v.to(q.dtype)
+            k, v = self._split_heads(k), self._split_heads(v)
 
         if pad_mask is not None:
             check_pad_mask(pad_mask, k.shape[0], k.shape[2])
@@ -246,7 +248,7 @@ class MultiHeadAttention(nn.Module):
             )
 
         if self.max_heads_parallel >= self.num_heads:
-            o = attend(slice(None))
+            o = attention(q, k, v, pad_mask, self.causal_attention, dropout_p, self.dp_scale, pad_head_dims)
         else:
             step = self.max_heads_parallel
             o = torch.cat([attend(slice(h, h + step)) for h in range(0, self.num_heads, step)], dim=1)

@@ -43,8 +43,8 @@ class KVCache:
             )
         if k.shape[0] != self.batch_size:
             raise ValueError(f"KV cache holds batch size {self.batch_size}, got keys of batch size {k.shape[0]}")
-        self.k[:, self.length : end] = k.to(self.k.dtype)
-        self.v[:, self.length : end] = v.to(self.v.dtype)
+        self.k[:, self.length : end] = k  # copy_ converts to the cache's dtype
+        self.v[:, self.length : end] = v
         self.length = end
         return self.k[:, :end], self.v[:, :end]
 

@@ -38,7 +38,10 @@ class Residual(nn.Module):
 
     def forward(self, *args, **kwargs) -> ModuleOutput:
         output = self.module(*args, **kwargs)
-        output.last_hidden_state = self.dropout(output.last_hidden_state) + args[0]
+        residual = output.last_hidden_state
+        if self.training and self.dropout.p > 0.0:
+            residual = self.dropout(residual)
+        output.last_hidden_state = residual + args[0]
         return output
 
 

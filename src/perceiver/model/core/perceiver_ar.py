@@ -137,7 +137,8 @@ class PerceiverAR(nn.Module):
             x_prefix, frq_k, pad_mask_k = self._drop_prefix(x_prefix, frq_pos_enc, pad_mask, prefix_len)
 
         rot_q = RotaryPositionEmbedding(frq_pos_enc, right_align=True)
-        rot_k = RotaryPositionEmbedding(frq_k, right_align=True)
+        # one embedding for queries and keys where they share the positions: its cos/sin tables are computed once
+        rot_k = rot_q if frq_k is frq_pos_enc else RotaryPositionEmbedding(frq_k, right_align=True)
 
         x_latent = self.cross_attention(
             x_latent,

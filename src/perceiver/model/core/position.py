@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def positions(b: int, n: int, shift: torch.Tensor | None = None, device: torch.device | None = None) -> torch.Tensor:
@@ -40,26 +41,47 @@ class RotaryPositionEmbedding:
 
     ``frq_pos_enc`` has shape ``(b, 1, n, rotate_dim)`` or ``(n, rotate_dim)``. A tensor of length ``l <= n`` is
     rotated with the first ``l`` encodings, or with the last ``l`` if ``right_align`` (queries that are the last
-    positions of a sequence, as Perceiver AR latents are).
+    positions of a sequence, as Perceiver AR latents are). The cosine and sine tables are computed once per head dim
+    and dtype and reused by every layer that rotates with this embedding.
     """
 
     def __init__(self, frq_pos_enc: torch.Tensor, right_align: bool = False):
         self.frq_pos_enc = frq_pos_enc
         self.rotate_dim = frq_pos_enc.shape[-1]
         self.right_align = right_align
+        self._tables: dict[tuple[int, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def rotate(self, t: torch.Tensor) -> torch.Tensor:
-        seq_len = t.shape[-2]
-        enc = self.frq_pos_enc[..., -seq_len:, :] if self.right_align else self.frq_pos_enc[..., :seq_len, :]
+        head_dim, seq_len = t.shape[-1], t.shape[-2]
+        full_width = head_dim % 2 == 0
+        cos, sin = self._cos_sin(head_dim if full_width else self.rotate_dim, t.dtype)
+        if seq_len != cos.shape[-2]:
+            start = cos.shape[-2] - seq_len if self.right_align else 0
+            cos, sin = cos[..., start : start + seq_len, :], sin[..., start : start + seq_len, :]
+        if full_width:
+            # pass-through channels have cos 1 and sin 0: rotating the whole head leaves them exactly unchanged
+            return torch.addcmul(t * cos, swap_pairs(t), sin)
         t_rot, t_pass = t[..., : self.rotate_dim], t[..., self.rotate_dim :]
-        t_rot = t_rot * enc.cos().to(t.dtype) + rotate_pairs(t_rot) * enc.sin().to(t.dtype)
-        return torch.cat((t_rot, t_pass), dim=-1)
+        return torch.cat((torch.addcmul(t_rot * cos, swap_pairs(t_rot), sin), t_pass), dim=-1)
+
+    def _cos_sin(self, width: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``cos`` and ``sin`` of the angles, ``width`` channels wide; ``sin`` carries the rotation's signs, so a
+        pair ``(x1, x2)`` becomes ``x * cos + swap_pairs(x) * sin = (x1 cos - x2 sin, x2 cos + x1 sin)``."""
+        key = (width, dtype)
+        if key not in self._tables:
+            angles = self.frq_pos_enc
+            signs = torch.tensor([-1.0, 1.0], dtype=angles.dtype, device=angles.device).repeat(self.rotate_dim // 2)
+            cos, sin = angles.cos(), angles.sin() * signs
+            if width > self.rotate_dim:
+                cos = F.pad(cos, (0, width - self.rotate_dim), value=1.0)
+                sin = F.pad(sin, (0, width - self.rotate_dim), value=0.0)
+            self._tables[key] = (cos.to(dtype), sin.to(dtype))
+        return self._tables[key]
 
 
-def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
-    """``[x1, x2, x3, x4] -> [-x2, x1, -x4, x3]``."""
-    pairs = x.unflatten(-1, (-1, 2))
-    return torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+def swap_pairs(x: torch.Tensor) -> torch.Tensor:
+    """``[x1, x2, x3, x4] -> [x2, x1, x4, x3]``."""
+    return x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
 
 
 class FourierPositionEncoding(nn.Module):
