@@ -10,7 +10,14 @@ from perceiver.model.core.utils import require_positive
 
 
 class InputAdapter(nn.Module):
-    """Turns task input into an array of shape ``(b, m, num_input_channels)``."""
+    """Turns task input into an array of shape ``(b, m, num_input_channels)``.
+
+    Adapters that concatenate per-example features with channels shared by the batch (position encodings) set
+    ``supports_split_input`` and return a :class:`~perceiver.model.core.split_input.SplitInput` from
+    ``forward(x, split=True)``: the encoder's cross-attention then projects the shared channels once per position.
+    """
+
+    supports_split_input: bool = False
 
     def __init__(self, num_input_channels: int):
         super().__init__()

@@ -7,6 +7,7 @@ from torch.nn.attention.bias import causal_lower_right
 
 from perceiver.model.core.kv_cache import KVCache
 from perceiver.model.core.position import RotaryPositionEmbedding
+from perceiver.model.core.split_input import SplitInput, can_project_split, split_norm_project
 from perceiver.model.core.utils import ModuleOutput, require_divisible, require_optional_positive, require_positive
 
 
@@ -201,18 +202,23 @@ class MultiHeadAttention(nn.Module):
         rot_pos_emb_q: RotaryPositionEmbedding | None = None,
         rot_pos_emb_k: RotaryPositionEmbedding | None = None,
         kv_cache: KVCache | None = None,
+        projected_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> ModuleOutput:
         """
         :param x_q: queries ``(b, n_q, c_q)``.
         :param x_kv: keys/values input ``(b, n_kv, c_kv)``; with a cache only the new entries.
         :param pad_mask: ``(b, n_k)`` bool, ``True`` = padding, over all keys (cached ones included).
         :param kv_cache: updated in place with the projected keys and values of ``x_kv``.
+        :param projected_kv: keys and values already projected by ``k_proj`` and ``v_proj`` (``x_kv`` is then
+            ``None``), e.g. by :func:`~perceiver.model.core.split_input.split_norm_project`.
         """
         check_features("x_q", x_q, self.q_proj.in_features)
-        check_features("x_kv", x_kv, self.k_proj.in_features, batch_size=x_q.shape[0])
         q = once_per_batch(self.q_proj, x_q)
-        k = self.k_proj(x_kv)
-        v = self.v_proj(x_kv)
+        if projected_kv is None:
+            check_features("x_kv", x_kv, self.k_proj.in_features, batch_size=x_q.shape[0])
+            k, v = self.k_proj(x_kv), self.v_proj(x_kv)
+        else:
+            k, v = projected_kv
         q = self._split_heads(q)
         if rot_pos_emb_q is not None:
             q = rot_pos_emb_q.rotate(q)
@@ -324,7 +330,7 @@ class CrossAttention(nn.Module):
     def forward(
         self,
         x_q: torch.Tensor,
-        x_kv: torch.Tensor | None = None,
+        x_kv: torch.Tensor | SplitInput | None = None,
         x_kv_prefix: torch.Tensor | None = None,
         pad_mask: torch.Tensor | None = None,
         rot_pos_emb_q: RotaryPositionEmbedding | None = None,
@@ -334,14 +340,29 @@ class CrossAttention(nn.Module):
         """With ``x_kv=None`` the keys/values are ``x_kv_prefix`` followed by the queries themselves (the Perceiver
         AR hybrid layer: latents attend to the prefix and to each other)."""
         x_q = once_per_batch(self.q_norm, x_q)
+        projected_kv = None
         if x_kv is None:
             if x_kv_prefix is None:
                 raise ValueError("Either x_kv or x_kv_prefix must be given")
-            x_kv = torch.cat([self.kv_norm(x_kv_prefix), x_q], dim=1)
+            # an empty prefix (cached decoding steps): the keys/values are the queries
+            x_kv = x_q if x_kv_prefix.shape[1] == 0 else torch.cat([self.kv_norm(x_kv_prefix), x_q], dim=1)
+        elif isinstance(x_kv, SplitInput):
+            projections = (self.attention.k_proj, self.attention.v_proj)
+            if kv_cache is None and can_project_split(self.kv_norm, projections, x_kv):
+                projected_kv = tuple(split_norm_project(x_kv, self.kv_norm, projections))
+                x_kv = None
+            else:
+                x_kv = self.kv_norm(x_kv.materialize())
         else:
             x_kv = self.kv_norm(x_kv)
         return self.attention(
-            x_q, x_kv, pad_mask=pad_mask, rot_pos_emb_q=rot_pos_emb_q, rot_pos_emb_k=rot_pos_emb_k, kv_cache=kv_cache
+            x_q,
+            x_kv,
+            pad_mask=pad_mask,
+            rot_pos_emb_q=rot_pos_emb_q,
+            rot_pos_emb_k=rot_pos_emb_k,
+            kv_cache=kv_cache,
+            projected_kv=projected_kv,
         )
 
 

@@ -5,6 +5,7 @@ import torch.nn as nn
 
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider, TrainableQueryProvider
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, set_activation_checkpointing
+from perceiver.model.core.split_input import SplitInput
 from perceiver.model.core.utils import init_parameters, require_positive, require_probability
 
 
@@ -106,7 +107,10 @@ class PerceiverEncoder(nn.Module):
         self, x: torch.Tensor, pad_mask: torch.Tensor | None = None, return_adapted_input: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``pad_mask``: ``(b, m)`` bool over the adapted input, ``True`` = padding."""
-        x_adapted = self.input_adapter(x)
+        if self.input_adapter.supports_split_input:
+            x_adapted = self.input_adapter(x, split=True)
+        else:
+            x_adapted = self.input_adapter(x)
         x_latent = self.latent_provider().expand(x_adapted.shape[0], -1, -1)
 
         cross_attn_n = self.cross_attn_n if self.extra_cross_attention_layer else self.cross_attn_1
@@ -120,7 +124,7 @@ class PerceiverEncoder(nn.Module):
             x_latent = self_attn_n(x_latent).last_hidden_state
 
         if return_adapted_input:
-            return x_latent, x_adapted
+            return x_latent, x_adapted.materialize() if isinstance(x_adapted, SplitInput) else x_adapted
         return x_latent
 
 

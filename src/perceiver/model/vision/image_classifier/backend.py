@@ -21,6 +21,7 @@ from perceiver.model.core.adapter import ClassificationOutputAdapter, InputAdapt
 from perceiver.model.core.config import ClassificationDecoderConfig, EncoderConfig, PerceiverIOConfig
 from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
 from perceiver.model.core.position import FourierPositionEncoding
+from perceiver.model.core.split_input import SplitInput
 from perceiver.model.core.utils import require_positive
 
 INPUT_ADAPTER_TYPES = ("fourier", "learned", "conv")
@@ -70,10 +71,12 @@ class ImageInputAdapter(InputAdapter):
         self.image_shape = image_shape
         self.position_encoding = position_encoding
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    supports_split_input = True
+
+    def forward(self, x: torch.Tensor, split: bool = False) -> torch.Tensor | SplitInput:
         check_image_input(x, self.image_shape)
-        x_enc = self.position_encoding(x.shape[0]).to(x.dtype)
-        return torch.cat([x.flatten(1, 2), x_enc], dim=-1)
+        adapted = SplitInput(x.flatten(1, 2), self.position_encoding.position_encoding)
+        return adapted if split else adapted.materialize()
 
 
 class LearnedImageInputAdapter(InputAdapter):
@@ -93,11 +96,12 @@ class LearnedImageInputAdapter(InputAdapter):
         with torch.no_grad():
             self.position_embedding.normal_(0.0, 0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    supports_split_input = True
+
+    def forward(self, x: torch.Tensor, split: bool = False) -> torch.Tensor | SplitInput:
         check_image_input(x, self.image_shape)
-        x = self.conv1x1(x.flatten(1, 2))
-        x_enc = self.position_projection(self.position_embedding).expand(x.shape[0], -1, -1)
-        return torch.cat([x, x_enc], dim=-1)
+        adapted = SplitInput(self.conv1x1(x.flatten(1, 2)), self.position_projection(self.position_embedding))
+        return adapted if split else adapted.materialize()
 
 
 class ConvImageInputAdapter(InputAdapter):
@@ -119,12 +123,14 @@ class ConvImageInputAdapter(InputAdapter):
         self.batch_norm = nn.BatchNorm2d(num_conv_channels)
         self.position_encoding = position_encoding
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    supports_split_input = True
+
+    def forward(self, x: torch.Tensor, split: bool = False) -> torch.Tensor | SplitInput:
         check_image_input(x, self.image_shape)
         x = F.pad(x.permute(0, 3, 1, 2), (3, 3, 3, 3))  # TF 'SAME' padding of a 7x7 kernel at stride 2
         x = F.max_pool2d(F.relu(self.batch_norm(self.conv(x))), kernel_size=3, stride=2)
-        x = x.flatten(2).transpose(1, 2)
-        return torch.cat([x, self.position_encoding(x.shape[0]).to(x.dtype)], dim=-1)
+        adapted = SplitInput(x.flatten(2).transpose(1, 2), self.position_encoding.position_encoding)
+        return adapted if split else adapted.materialize()
 
 
 def pooled_size(size: int) -> int:

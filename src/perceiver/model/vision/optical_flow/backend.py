@@ -13,6 +13,7 @@ from perceiver.model.core.adapter import InputAdapter, OutputAdapter
 from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
 from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
 from perceiver.model.core.position import FourierPositionEncoding
+from perceiver.model.core.split_input import SplitInput
 from perceiver.model.core.utils import require_positive
 
 
@@ -64,7 +65,9 @@ class OpticalFlowInputAdapter(InputAdapter):
         self.linear = nn.Linear(2 * num_patch_input_channels, num_patch_hidden_channels)
         self.position_encoding = position_encoding
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    supports_split_input = True
+
+    def forward(self, x: torch.Tensor, split: bool = False) -> torch.Tensor | SplitInput:
         expected = (2, self.num_patch_input_channels, *self.image_shape)
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a tensor of shape (batch_size, {expected}), got {type(x).__name__}")
@@ -75,10 +78,9 @@ class OpticalFlowInputAdapter(InputAdapter):
             )
         if not x.dtype.is_floating_point:
             raise TypeError(f"x must be a floating point tensor, got dtype {x.dtype}")
-        b = x.shape[0]
         x = x.flatten(1, 2).flatten(2).transpose(1, 2)  # (b, h*w, 2*c), frame-major channels
-        x = self.linear(x)
-        return torch.cat([x, self.position_encoding(b).to(x.dtype)], dim=-1)
+        adapted = SplitInput(self.linear(x), self.position_encoding.position_encoding)
+        return adapted if split else adapted.materialize()
 
 
 class OpticalFlowQueryProvider(nn.Module):

@@ -1,0 +1,100 @@
+"""Adapted inputs whose position channels are shared by the batch, and cross-attention key/value projection that
+exploits it.
+
+Image and optical-flow inputs are per-example features concatenated with position encodings that are the same for
+every example. Cross-attention normalises that array (``kv_norm``, a LayerNorm over all channels) and projects it to
+keys and values: the largest matrix products of those models, over ``batch x positions`` rows. Because a LayerNorm
+followed by a linear layer is linear in the centred input, the shared channels can be projected once per position:
+
+    proj(norm(x)) = rstd * (W_e ((e - mean) * g_e) + W_s (s * g_s) - mean * W_s g_s) + (W beta + b)
+
+with ``e`` the per-example channels, ``s`` the shared ones, ``g``/``beta`` the LayerNorm affine parameters and
+``mean``/``rstd`` the per-token LayerNorm statistics (computed in float64 from per-example sums and per-position
+sums of the shared channels). The values are those of the direct computation up to rounding.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class SplitInput:
+    """``cat([per_example, shared.expand(b, -1, -1)], dim=-1)`` kept in its two parts.
+
+    :param per_example: ``(b, n, c1)`` features of each example.
+    :param shared: ``(n, c2)`` channels that are the same for every example (position encodings).
+    """
+
+    per_example: torch.Tensor
+    shared: torch.Tensor
+
+    def __post_init__(self):
+        if self.per_example.dim() != 3 or self.shared.dim() != 2:
+            raise ValueError(
+                f"SplitInput needs per_example (b, n, c1) and shared (n, c2), got shapes "
+                f"{tuple(self.per_example.shape)} and {tuple(self.shared.shape)}"
+            )
+        if self.per_example.shape[1] != self.shared.shape[0]:
+            raise ValueError(
+                f"per_example has {self.per_example.shape[1]} positions but shared has {self.shared.shape[0]}"
+            )
+
+    @property
+    def shape(self) -> torch.Size:
+        b, n, c1 = self.per_example.shape
+        return torch.Size((b, n, c1 + self.shared.shape[1]))
+
+    def materialize(self) -> torch.Tensor:
+        """The concatenated ``(b, n, c1 + c2)`` tensor."""
+        shared = self.shared.to(self.per_example.dtype).expand(self.per_example.shape[0], -1, -1)
+        return torch.cat([self.per_example, shared], dim=-1)
+
+
+def can_project_split(norm: nn.Module, projections: tuple[nn.Module, ...], x: SplitInput) -> bool:
+    """Whether :func:`split_norm_project` computes ``proj(norm(x))`` here: a plain affine LayerNorm over the last
+    dim, plain linear layers (wrapped ones, e.g. by adapter libraries, take the direct path), fp32 without autocast.
+    """
+    per_example = x.per_example
+    return (
+        type(norm) is nn.LayerNorm
+        and norm.elementwise_affine
+        and len(norm.normalized_shape) == 1
+        and all(type(proj) is nn.Linear for proj in projections)
+        and per_example.dtype == torch.float32
+        and not torch.is_autocast_enabled(per_example.device.type)
+    )
+
+
+def split_norm_project(x: SplitInput, norm: nn.LayerNorm, projections: tuple[nn.Linear, ...]) -> list[torch.Tensor]:
+    """``[proj(norm(x.materialize())) for proj in projections]`` without materialising ``x`` or its normalisation;
+    the shared channels are projected once per position (see the module docstring)."""
+    per_example, shared = x.per_example, x.shared.to(x.per_example.dtype)
+    c1, c2 = per_example.shape[-1], shared.shape[-1]
+    channels = c1 + c2
+
+    # LayerNorm statistics per token; the shared channels contribute through per-position sums
+    shared_sum = shared.sum(-1, dtype=torch.float64)
+    shared_sq_sum = shared.square().sum(-1, dtype=torch.float64)
+    mean = (per_example.sum(-1, dtype=torch.float64) + shared_sum) / channels  # (b, n)
+    centered = per_example - mean.unsqueeze(-1).to(per_example.dtype)
+    # sum over the shared channels of (s - mean)^2, expanded: exact for the bounded values of position encodings
+    sq_dev = centered.square().sum(-1, dtype=torch.float64) + shared_sq_sum - 2 * mean * shared_sum
+    sq_dev = sq_dev + c2 * mean.square()
+    rstd = torch.rsqrt(sq_dev / channels + norm.eps).to(per_example.dtype).unsqueeze(-1)  # (b, n, 1)
+    mean = mean.to(per_example.dtype).unsqueeze(-1)
+
+    gamma_per_example, gamma_shared = norm.weight[:c1], norm.weight[c1:]
+    centered = centered * gamma_per_example
+    outputs = []
+    for proj in projections:
+        w_per_example, w_shared = proj.weight[:, :c1], proj.weight[:, c1:]
+        shared_projected = F.linear(shared * gamma_shared, w_shared)  # (n, out): once per position
+        shared_gain = F.linear(gamma_shared, w_shared)  # (out,): what the mean removes from the shared channels
+        offset = F.linear(norm.bias, proj.weight, proj.bias) if norm.bias is not None else proj.bias
+        out = F.linear(centered, w_per_example).add_(shared_projected).addcmul_(mean, shared_gain, value=-1.0)
+        out = out * rstd if offset is None else torch.addcmul(offset, out, rstd)
+        outputs.append(out)
+    return outputs
