@@ -88,17 +88,25 @@ def attention(
     return out if out.shape[-1] == d_v else out[..., :d_v]
 
 
-# Largest score matrix (elements over batch and heads) for which the unfused CPU path is chosen: it stays in cache
-# (16 MiB in fp32), and below it two matmuls and a softmax beat the flash kernel on zero-padded head dims.
+# Largest score matrices (elements over batch and heads) for which the unfused CPU path is chosen. Below them two
+# matmuls and a softmax beat the flash kernel (torch 2.13, measured on 2 cores; benchmarks/attention.py):
+# - where the flash kernel needs zero-padded head dims (query/key and value head dims differ), forward and backward;
+# - for training where head dims are not multiples of 8, whose flash backward is slow (up to 1.6x, e.g. the 133
+#   channels of a Fourier image classifier's cross-attention).
 UNFUSED_MAX_SCORES = 2**22
+UNFUSED_MAX_SCORES_UNALIGNED_TRAINING = 2**23
 
 
 def prefers_unfused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
-    """On the CPU, small attention with different query/key and value head dims is faster unfused than padded
-    for the flash kernel (e.g. the latent self-attention of language-perceiver: 256 x 256, qk 32 / v 64 per head)."""
-    if q.device.type != "cpu" or q.shape[-1] == v.shape[-1]:
+    """Whether :func:`unfused_attention` is faster than SDPA's flash kernel for these CPU inputs."""
+    if q.device.type != "cpu":
         return False
-    return q.shape[0] * q.shape[1] * q.shape[-2] * k.shape[-2] <= UNFUSED_MAX_SCORES
+    scores = q.shape[0] * q.shape[1] * q.shape[-2] * k.shape[-2]
+    if q.shape[-1] != v.shape[-1] and scores <= UNFUSED_MAX_SCORES:
+        return True
+    unaligned = q.shape[-1] % 8 != 0 or v.shape[-1] % 8 != 0
+    training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    return unaligned and training and scores <= UNFUSED_MAX_SCORES_UNALIGNED_TRAINING
 
 
 def unfused_attention(

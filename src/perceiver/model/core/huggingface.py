@@ -21,7 +21,13 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from perceiver.model.core.adapter import check_token_ids
 from perceiver.model.core.checkpoint import check_pretrained_folder
 from perceiver.model.core.config import CausalSequenceModelConfig, PerceiverIOConfig
-from perceiver.model.core.generation import LatentSchedule, check_left_padding, contrastive_search, step_inputs
+from perceiver.model.core.generation import (
+    LatentSchedule,
+    check_left_padding,
+    compiled_decode_step,
+    contrastive_search,
+    step_inputs,
+)
 from perceiver.model.core.kv_cache import KVCache
 from perceiver.model.core.perceiver_ar import CausalSequenceModel
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
@@ -273,6 +279,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         labels: torch.Tensor | None = None,
         past_key_values: PerceiverARCache | list[KVCache] | None = None,
         return_dict: bool | None = None,
+        compile_decode_step: bool = False,
         **kwargs: Any,
     ) -> PerceiverCausalSequenceModelOutput | tuple:
         """
@@ -283,6 +290,8 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             ``use_cache=True`` and no cache, a new one is filled.
         :param labels: ``(b, n)`` next-token targets aligned with ``input_ids`` (shifted inside, ``-100`` ignored);
             the loss covers the latent positions.
+        :param compile_decode_step: run cached single-token steps through the backend's compiled decode step
+            (:func:`~perceiver.model.core.generation.compiled_decode_step`); set by ``generate``.
         """
         cache = past_key_values if cache is None else cache
         if isinstance(cache, list):
@@ -301,7 +310,8 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             reference = input_ids if cache is None or not cache.get_seq_length() else attention_mask
             pad_mask = attention_mask_to_pad_mask(attention_mask, reference)
 
-        output = self.backend_model(
+        backend = compiled_decode_step(self.backend_model) if compile_decode_step else self.backend_model
+        output = backend(
             input_ids,
             prefix_len=prefix_len,
             pad_mask=pad_mask,
@@ -338,6 +348,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         input_ids: torch.Tensor | None = None,
         num_latents: int = 1,
         refill_latents: int | None = None,
+        compile_decode_step: bool = False,
         **kwargs: Any,
     ) -> Any:
         """``transformers``' ``generate`` on the latent schedule of :mod:`perceiver.model.core.generation`.
@@ -346,7 +357,12 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             prompt length).
         :param refill_latents: latents after each refill pass once the latents reached ``max_latents`` (default
             :func:`~perceiver.model.core.generation.default_refill_latents`).
+        :param compile_decode_step: run the cached single-token steps through ``torch.compile`` (the first call
+            per model compiles, which takes seconds; worth it for long or repeated generation, see
+            ``docs/generation.md``).
         """
+        if not isinstance(compile_decode_step, bool):
+            raise TypeError(f"compile_decode_step must be a bool, got {type(compile_decode_step).__name__}")
         if inputs is None and input_ids is None:
             raise ValueError("Either inputs or input_ids must be defined")
         if inputs is not None and input_ids is not None:
@@ -374,6 +390,8 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         if kwargs.get("custom_generate") is None and self._is_contrastive_search(kwargs):
             kwargs["custom_generate"] = contrastive_search
             kwargs["contrastive_streamer"] = kwargs.pop("streamer", None)
+        if compile_decode_step:
+            kwargs["compile_decode_step"] = True
         return super().generate(inputs=input_ids, latent_schedule=schedule, **kwargs)
 
     def _is_contrastive_search(self, kwargs: dict[str, Any]) -> bool:
@@ -395,6 +413,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         latent_schedule: LatentSchedule | None = None,
         token_type_ids: torch.Tensor | None = None,
         past_key_values: PerceiverARCache | None = None,
+        compile_decode_step: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Inputs of the next forward pass: the schedule's window, or only the newest token with a cache that holds
@@ -417,6 +436,8 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             "attention_mask": None if step.pad_mask is None else (~step.pad_mask).long(),
             "use_cache": use_cache,
         }
+        if compile_decode_step:
+            model_inputs["compile_decode_step"] = True
         if use_cache:
             model_inputs[CACHE_NAME] = cache if cache is not None else PerceiverARCache(step.kv_cache)
         return model_inputs

@@ -94,7 +94,8 @@ def split_norm_project(x: SplitInput, norm: nn.LayerNorm, projections: tuple[nn.
         shared_projected = F.linear(shared * gamma_shared, w_shared)  # (n, out): once per position
         shared_gain = F.linear(gamma_shared, w_shared)  # (out,): what the mean removes from the shared channels
         offset = F.linear(norm.bias, proj.weight, proj.bias) if norm.bias is not None else proj.bias
+        # in place: one output allocation per projection (the large arrays are memory-bound)
         out = F.linear(centered, w_per_example).add_(shared_projected).addcmul_(mean, shared_gain, value=-1.0)
-        out = out * rstd if offset is None else torch.addcmul(offset, out, rstd)
-        outputs.append(out)
+        out = out.mul_(rstd)
+        outputs.append(out if offset is None else out.add_(offset))
     return outputs

@@ -220,6 +220,20 @@ def test_generate_rejects_right_padding_and_bad_arguments():
         model.generate(x, max_new_tokens=2, cache=PerceiverARCache())
     with pytest.raises(ValueError, match=r"refill_latents=9 out of valid range \[1..6\]"):
         model.generate(x, max_new_tokens=2, refill_latents=9)
+    with pytest.raises(TypeError, match="compile_decode_step must be a bool, got str"):
+        model.generate(x, max_new_tokens=2, compile_decode_step="yes")
+
+
+@pytest.mark.slow
+def test_generate_with_compiled_decode_step_equals_eager():
+    torch.manual_seed(0)
+    model = tiny_model(max_seq_len=24, max_latents=6)
+    prompt = torch.randint(1, 40, (2, 9))
+    attention_mask = torch.ones_like(prompt)
+    attention_mask[1, :3] = 0
+    kwargs = dict(max_new_tokens=20, num_latents=2, attention_mask=attention_mask, pad_token_id=0)
+    compiled = model.generate(prompt, compile_decode_step=True, **kwargs)
+    torch.testing.assert_close(compiled, model.generate(prompt, **kwargs), atol=0, rtol=0)
 
 
 def test_reference_folder_copy_keeps_generation_config(tmp_path):
