@@ -121,12 +121,19 @@ def test_max_heads_parallel_gives_same_result():
     )
 
 
-def test_unfused_path_is_chosen_only_for_small_cpu_attention_with_unequal_head_dims():
-    q, k = torch.empty(2, 4, 64, 32), torch.empty(2, 4, 128, 32)
-    assert attention_module.prefers_unfused(q, k, torch.empty(2, 4, 128, 64))
-    assert not attention_module.prefers_unfused(q, k, torch.empty(2, 4, 128, 32))  # flash needs no padding
-    big_k = torch.empty(2, 4, attention_module.UNFUSED_MAX_SCORES // (2 * 4 * 64) + 1, 32)
-    assert not attention_module.prefers_unfused(q, big_k, torch.empty(*big_k.shape[:-1], 64))
+def test_unfused_path_is_chosen_only_for_small_cpu_training_attention_that_flash_handles_badly():
+    def qkv(n_q, n_k, d_qk, d_v, grad=True):
+        q = torch.empty(2, 4, n_q, d_qk, requires_grad=grad)
+        return q, torch.empty(2, 4, n_k, d_qk), torch.empty(2, 4, n_k, d_v)
+
+    assert attention_module.prefers_unfused(*qkv(64, 128, 32, 64))  # flash would need padding
+    assert attention_module.prefers_unfused(*qkv(64, 128, 20, 20))  # unaligned head dims
+    assert not attention_module.prefers_unfused(*qkv(64, 128, 32, 32))  # flash is fine
+    assert not attention_module.prefers_unfused(*qkv(64, 128, 32, 64, grad=False))  # inference
+    with torch.no_grad():
+        assert not attention_module.prefers_unfused(*qkv(64, 128, 32, 64))
+    too_many = attention_module.UNFUSED_MAX_SCORES // (2 * 4 * 64) + 1
+    assert not attention_module.prefers_unfused(*qkv(64, too_many, 32, 64))
 
 
 @pytest.mark.parametrize("residual", [True, False])

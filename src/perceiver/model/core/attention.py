@@ -88,25 +88,25 @@ def attention(
     return out if out.shape[-1] == d_v else out[..., :d_v]
 
 
-# Largest score matrices (elements over batch and heads) for which the unfused CPU path is chosen. Below them two
-# matmuls and a softmax beat the flash kernel (torch 2.13, measured on 2 cores; benchmarks/attention.py):
-# - where the flash kernel needs zero-padded head dims (query/key and value head dims differ), forward and backward;
-# - for training where head dims are not multiples of 8, whose flash backward is slow (up to 1.6x, e.g. the 133
-#   channels of a Fourier image classifier's cross-attention).
+# Training on the CPU: largest score matrices (elements over batch and heads) for which two matmuls and a softmax
+# beat the flash kernel in forward plus backward (torch 2.13, 2 cores), where the flash kernel
+# - needs zero-padded head dims (query/key and value head dims differ, e.g. language-perceiver's qk 32 / v 64), or
+# - has a slow backward because head dims are not multiples of 8 (up to 1.6x, e.g. the 133 channels of a Fourier
+#   image classifier's cross-attention).
+# In inference the flash kernel is as fast or faster.
 UNFUSED_MAX_SCORES = 2**22
-UNFUSED_MAX_SCORES_UNALIGNED_TRAINING = 2**23
+UNFUSED_MAX_SCORES_UNALIGNED = 2**23
 
 
 def prefers_unfused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
     """Whether :func:`unfused_attention` is faster than SDPA's flash kernel for these CPU inputs."""
-    if q.device.type != "cpu":
+    training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    if q.device.type != "cpu" or not training:
         return False
     scores = q.shape[0] * q.shape[1] * q.shape[-2] * k.shape[-2]
-    if q.shape[-1] != v.shape[-1] and scores <= UNFUSED_MAX_SCORES:
-        return True
-    unaligned = q.shape[-1] % 8 != 0 or v.shape[-1] % 8 != 0
-    training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
-    return unaligned and training and scores <= UNFUSED_MAX_SCORES_UNALIGNED_TRAINING
+    if q.shape[-1] != v.shape[-1]:
+        return scores <= UNFUSED_MAX_SCORES
+    return (q.shape[-1] % 8 != 0 or v.shape[-1] % 8 != 0) and scores <= UNFUSED_MAX_SCORES_UNALIGNED
 
 
 def unfused_attention(
