@@ -87,15 +87,46 @@ def split_norm_project(x: SplitInput, norm: nn.LayerNorm, projections: tuple[nn.
     mean = mean.to(per_example.dtype).unsqueeze(-1)
 
     gamma_per_example, gamma_shared = norm.weight[:c1], norm.weight[c1:]
-    centered = centered * gamma_per_example
+    # rstd * ((e - mean) * g_e) and -rstd * mean: the per-example operand of every projection
+    features = torch.cat([centered * gamma_per_example * rstd, -(mean * rstd)], dim=-1)  # (b, n, c1 + 1)
     outputs = []
     for proj in projections:
         w_per_example, w_shared = proj.weight[:, :c1], proj.weight[:, c1:]
         shared_projected = F.linear(shared * gamma_shared, w_shared)  # (n, out): once per position
         shared_gain = F.linear(gamma_shared, w_shared)  # (out,): what the mean removes from the shared channels
+        weight = torch.cat([w_per_example, shared_gain.unsqueeze(1)], dim=1)  # (out, c1 + 1)
         offset = F.linear(norm.bias, proj.weight, proj.bias) if norm.bias is not None else proj.bias
-        # in place: one output allocation per projection (the large arrays are memory-bound)
-        out = F.linear(centered, w_per_example).add_(shared_projected).addcmul_(mean, shared_gain, value=-1.0)
-        out = out.mul_(rstd)
-        outputs.append(out if offset is None else out.add_(offset))
+        outputs.append(ProjectSplit.apply(features, weight, offset, rstd, shared_projected))
     return outputs
+
+
+class ProjectSplit(torch.autograd.Function):
+    """``linear(features, weight, bias) + rstd * shared_projected`` (broadcast over the batch), with a backward that
+    reduces over batch x positions in the fast orientation: the ``(batch x positions, out)`` gradient is read as few
+    times as possible (the arrays are large and memory-bound, the operands small)."""
+
+    @staticmethod
+    def forward(ctx, features, weight, bias, rstd, shared_projected):
+        ctx.save_for_backward(features, weight, rstd)
+        ctx.has_bias = bias is not None
+        return F.linear(features, weight, bias).addcmul_(rstd, shared_projected)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        # batched matmuls take ``grad`` in whatever layout it arrives (the keys' gradient comes transposed from
+        # attention): reshaping it to 2-D would copy the largest array of the step
+        features, weight, rstd = ctx.saved_tensors
+        grad_features = grad_weight = grad_bias = grad_shared = None
+        if ctx.needs_input_grad[0]:
+            grad_features = torch.bmm(grad, weight.expand(grad.shape[0], -1, -1))
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.bmm(features.transpose(1, 2), grad).sum(0).t()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 1))
+        if ctx.needs_input_grad[4]:
+            # sum over the batch of rstd * grad, accumulated per example: no batch-sized temporary
+            grad_shared = torch.zeros_like(grad[0])
+            for grad_example, rstd_example in zip(grad, rstd):
+                grad_shared.addcmul_(grad_example, rstd_example)
+        return grad_features, grad_weight, grad_bias, None, grad_shared
