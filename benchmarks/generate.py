@@ -171,7 +171,8 @@ def training(sizes: dict, batch_size: int, reps: int, device: str) -> tuple[list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small configuration (smoke test)")
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each generation")
+    parser.add_argument("--train-reps", type=int, default=10, help="repetitions of each train step")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled decode step")
@@ -185,7 +186,7 @@ def main() -> None:
     gen_rows, gen_summary = generation(
         sizes, prompt_len, new_tokens, args.reps, args.device, compile_step=not args.no_compile
     )
-    train_rows, train_summary = training(sizes, batch_size, args.reps, args.device)
+    train_rows, train_summary = training(sizes, batch_size, args.train_reps, args.device)
 
     print(f"machine: {json.dumps(machine())}")
     name = "quick" if args.quick else "CLM-S"

@@ -7,7 +7,7 @@ function. Measured side by side in one run: eval forward, train step (forward, c
 the train step's peak memory above the process baseline (in a subprocess), plus the achieved GFLOP/s as a fraction
 of the machine's fp32 matmul peak.
 
-    python -m benchmarks.mlm [--reps 5]
+    python -m benchmarks.mlm [--reps 10]
 """
 
 import argparse
@@ -194,7 +194,7 @@ def cuda_matmul_peak_gflops(n: int = 8192, reps: int = 10) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seq-len", type=int, default=2048, help="tokens (and positions) per example: smoke tests")
     args, _ = parser.parse_known_args(sys.argv[1:])
