@@ -115,3 +115,27 @@ def test_adapters_split_input_and_the_encoder_uses_it(kind):
     torch.testing.assert_close(adapted, adapter(x), atol=0, rtol=0)
     adapter.supports_split_input = False  # the direct path
     torch.testing.assert_close(latents, encoder(x), atol=1e-5, rtol=0)
+
+
+def test_padded_heads_hold_the_projection_and_zeros():
+    x = split_input(generator=torch.Generator().manual_seed(4))
+    norm, proj = nn.LayerNorm(x.shape[-1]), nn.Linear(x.shape[-1], 3 * 5)
+    (plain,) = split_norm_project(x, norm, (proj,))
+    (padded,) = split_norm_project(x, norm, (proj,), num_heads=3, multiple=8)
+    assert padded.shape == (3, 20, 3 * 8)
+    heads = padded.unflatten(-1, (3, 8))
+    torch.testing.assert_close(heads[..., :5].flatten(-2), plain, atol=0, rtol=0)
+    assert not heads[..., 5:].any()
+
+
+def test_cross_attention_layer_gradients_for_split_input_with_padded_heads():
+    g = torch.Generator().manual_seed(5)
+    x = split_input(generator=g)
+    layer = CrossAttentionLayer(3, 16, x.shape[-1], num_qk_channels=9, num_v_channels=15)
+    latents = torch.randn(1, 4, 16, generator=g).expand(3, -1, -1)
+    target = torch.randn(3, 4, 16, generator=g)
+    params = list(layer.parameters())
+    grads = torch.autograd.grad((layer(latents, x).last_hidden_state * target).sum(), params)
+    expected = torch.autograd.grad((layer(latents, x.materialize()).last_hidden_state * target).sum(), params)
+    for grad, exp in zip(grads, expected):
+        torch.testing.assert_close(grad, exp, atol=1e-4, rtol=1e-4)

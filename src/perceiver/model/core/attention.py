@@ -62,6 +62,9 @@ def attention(
     keeps the fused kernels eligible; with padding an explicit boolean mask is built. ``pad_head_dims`` zero-pads
     the head dims to what fused GPU kernels accept (exact: zeros add nothing to ``q.k``, the scale is explicit).
     """
+    if q.shape[-1] < k.shape[-1]:
+        # keys projected with zero-padded head dims (split inputs): pad the queries alike (exact)
+        q = F.pad(q, (0, k.shape[-1] - q.shape[-1]))
     n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
     if causal and n_q == 1 and n_k >= 1:
         causal = False  # a single right-aligned query sees every key: no mask to build (cached decoding steps)
@@ -267,6 +270,9 @@ class MultiHeadAttention(nn.Module):
             step = self.max_heads_parallel
             o = torch.cat([attend(slice(h, h + step)) for h in range(0, self.num_heads, step)], dim=1)
 
+        d_v = self.num_v_channels // self.num_heads
+        if o.shape[-1] != d_v:
+            o = o[..., :d_v]  # values projected with zero-padded head dims
         o = self.o_proj(o.transpose(1, 2).flatten(2))
         return ModuleOutput(last_hidden_state=o, kv_cache=kv_cache)
 
@@ -357,7 +363,9 @@ class CrossAttention(nn.Module):
         elif isinstance(x_kv, SplitInput):
             projections = (self.attention.k_proj, self.attention.v_proj)
             if kv_cache is None and can_project_split(self.kv_norm, projections, x_kv):
-                projected_kv = tuple(split_norm_project(x_kv, self.kv_norm, projections))
+                # keys and values come out with head dims padded to multiples of 8, as the flash kernel prefers
+                num_heads = self.attention.num_heads
+                projected_kv = tuple(split_norm_project(x_kv, self.kv_norm, projections, num_heads, multiple=8))
                 x_kv = None
             else:
                 x_kv = self.kv_norm(x_kv.materialize())

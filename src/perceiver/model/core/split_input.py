@@ -68,9 +68,15 @@ def can_project_split(norm: nn.Module, projections: tuple[nn.Module, ...], x: Sp
     )
 
 
-def split_norm_project(x: SplitInput, norm: nn.LayerNorm, projections: tuple[nn.Linear, ...]) -> list[torch.Tensor]:
+def split_norm_project(
+    x: SplitInput, norm: nn.LayerNorm, projections: tuple[nn.Linear, ...], num_heads: int = 1, multiple: int = 1
+) -> list[torch.Tensor]:
     """``[proj(norm(x.materialize())) for proj in projections]`` without materialising ``x`` or its normalisation;
-    the shared channels are projected once per position (see the module docstring)."""
+    the shared channels are projected once per position (see the module docstring).
+
+    With ``multiple > 1`` each of the ``num_heads`` heads of an output is zero-padded to a multiple of ``multiple``
+    channels (the zero channels come out of the projection itself: no copy), as fused attention kernels prefer.
+    """
     per_example, shared = x.per_example, x.shared.to(x.per_example.dtype)
     c1, c2 = per_example.shape[-1], shared.shape[-1]
     channels = c1 + c2
@@ -96,8 +102,25 @@ def split_norm_project(x: SplitInput, norm: nn.LayerNorm, projections: tuple[nn.
         shared_gain = F.linear(gamma_shared, w_shared)  # (out,): what the mean removes from the shared channels
         weight = torch.cat([w_per_example, shared_gain.unsqueeze(1)], dim=1)  # (out, c1 + 1)
         offset = F.linear(norm.bias, proj.weight, proj.bias) if norm.bias is not None else proj.bias
+        weight, offset, shared_projected = pad_heads(weight, offset, shared_projected, num_heads, multiple)
         outputs.append(ProjectSplit.apply(features, weight, offset, rstd, shared_projected))
     return outputs
+
+
+def pad_heads(
+    weight: torch.Tensor, bias: torch.Tensor | None, projected: torch.Tensor, num_heads: int, multiple: int
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Zero-pad the output channels of a projection (``weight (out, in)``, ``bias (out,)``, an array ``projected
+    (..., out)``) head by head, so that each of the ``num_heads`` heads has a multiple of ``multiple`` channels."""
+    head_dim = weight.shape[0] // num_heads
+    padding = -head_dim % multiple
+    if padding == 0:
+        return weight, bias, projected
+    weight = F.pad(weight.unflatten(0, (num_heads, head_dim)), (0, 0, 0, padding)).flatten(0, 1)
+    if bias is not None:
+        bias = F.pad(bias.unflatten(0, (num_heads, head_dim)), (0, padding)).flatten()
+    projected = F.pad(projected.unflatten(-1, (num_heads, head_dim)), (0, padding)).flatten(-2)
+    return weight, bias, projected
 
 
 class ProjectSplit(torch.autograd.Function):
