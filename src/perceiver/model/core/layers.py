@@ -25,7 +25,8 @@ class MLP(nn.Sequential):
         )
 
     def forward(self, x: torch.Tensor) -> ModuleOutput:
-        return ModuleOutput(last_hidden_state=super().forward(x))
+        norm, widen, activation, narrow = self
+        return ModuleOutput(last_hidden_state=narrow(activation(widen(norm(x)))))
 
 
 class Residual(nn.Module):
