@@ -60,7 +60,8 @@ def attention(
 
     Without padding the causal mask is passed as a lower-right ``CausalBias`` (or ``is_causal`` when square), which
     keeps the fused kernels eligible; with padding an explicit boolean mask is built. ``pad_head_dims`` zero-pads
-    the head dims to what fused GPU kernels accept (exact: zeros add nothing to ``q.k``, the scale is explicit).
+    the head dims to what fused kernels accept (exact: zeros add nothing to ``q.k``, the scale is explicit). CPU
+    training inputs that the flash kernel handles badly take :func:`unfused_attention` (:func:`prefers_unfused`).
     """
     if q.shape[-1] < k.shape[-1]:
         # keys projected with zero-padded head dims (split inputs): pad the queries alike (exact)
