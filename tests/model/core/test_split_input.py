@@ -139,3 +139,39 @@ def test_cross_attention_layer_gradients_for_split_input_with_padded_heads():
     expected = torch.autograd.grad((layer(latents, x.materialize()).last_hidden_state * target).sum(), params)
     for grad, exp in zip(grads, expected):
         torch.testing.assert_close(grad, exp, atol=1e-4, rtol=1e-4)
+
+
+def test_gradients_reach_trainable_per_example_features_and_shared_channels():
+    # the learned and conv adapters: both parts of the input come out of trainable layers
+    g = torch.Generator().manual_seed(6)
+    per_example = torch.randn(3, 20, 5, generator=g, requires_grad=True)
+    shared = torch.randn(20, 7, generator=g, requires_grad=True)
+    x = SplitInput(per_example, shared)
+    norm, proj = nn.LayerNorm(12), nn.Linear(12, 10)
+    with torch.no_grad():
+        norm.weight.normal_(), norm.bias.normal_()
+    inputs = [per_example, shared, norm.weight, proj.weight]
+    target = torch.randn(3, 20, 16, generator=g)
+    (padded,) = split_norm_project(x, norm, (proj,), num_heads=2, multiple=8)
+    grads = torch.autograd.grad((padded.unflatten(-1, (2, 8))[..., :5].flatten(-2) * target[..., :10]).sum(), inputs)
+    expected = torch.autograd.grad((reference(x, norm, (proj,))[0] * target[..., :10]).sum(), inputs)
+    for grad, exp in zip(grads, expected):
+        torch.testing.assert_close(grad, exp, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["learned", "conv"])
+def test_image_classifier_parameter_gradients_equal_the_direct_path(kind):
+    from perceiver.model.core import PerceiverEncoder
+    from perceiver.model.vision.image_classifier.backend import ConvImageInputAdapter, LearnedImageInputAdapter
+
+    torch.manual_seed(7)
+    cls = LearnedImageInputAdapter if kind == "learned" else ConvImageInputAdapter
+    encoder = PerceiverEncoder(cls((8, 8, 3), 4, 3), num_latents=4, num_latent_channels=16,
+                               num_self_attention_layers_per_block=1)  # fmt: skip
+    x = torch.randn(2, 8, 8, 3)
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(encoder(x).square().sum(), params)
+    encoder.input_adapter.supports_split_input = False  # the direct path
+    expected = torch.autograd.grad(encoder(x).square().sum(), params)
+    for grad, exp in zip(grads, expected):
+        torch.testing.assert_close(grad, exp, atol=1e-4, rtol=1e-4)

@@ -130,7 +130,7 @@ class ProjectSplit(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features, weight, bias, rstd, shared_projected):
-        ctx.save_for_backward(features, weight, rstd)
+        ctx.save_for_backward(features, weight, rstd, shared_projected)
         ctx.has_bias = bias is not None
         return F.linear(features, weight, bias).addcmul_(rstd, shared_projected)
 
@@ -139,17 +139,20 @@ class ProjectSplit(torch.autograd.Function):
     def backward(ctx, grad):
         # batched matmuls take ``grad`` in whatever layout it arrives (the keys' gradient comes transposed from
         # attention): reshaping it to 2-D would copy the largest array of the step
-        features, weight, rstd = ctx.saved_tensors
-        grad_features = grad_weight = grad_bias = grad_shared = None
+        features, weight, rstd, shared_projected = ctx.saved_tensors
+        grad_features = grad_weight = grad_bias = grad_rstd = grad_shared = None
         if ctx.needs_input_grad[0]:
             grad_features = torch.bmm(grad, weight.expand(grad.shape[0], -1, -1))
         if ctx.needs_input_grad[1]:
             grad_weight = torch.bmm(features.transpose(1, 2), grad).sum(0).t()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad.sum((0, 1))
+        if ctx.needs_input_grad[3]:
+            # the statistics depend on trainable inputs (learned or convolved adapter features)
+            grad_rstd = (grad * shared_projected).sum(-1, keepdim=True)
         if ctx.needs_input_grad[4]:
             # sum over the batch of rstd * grad, accumulated per example: no batch-sized temporary
             grad_shared = torch.zeros_like(grad[0])
             for grad_example, rstd_example in zip(grad, rstd):
                 grad_shared.addcmul_(grad_example, rstd_example)
-        return grad_features, grad_weight, grad_bias, None, grad_shared
+        return grad_features, grad_weight, grad_bias, grad_rstd, grad_shared
