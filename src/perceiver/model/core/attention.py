@@ -40,10 +40,16 @@ def masked_attention(
     """SDPA where query rows without any visible key return zeros instead of NaN."""
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
-    # Rows with no visible key: let them attend everywhere (finite values and gradients), then zero them.
-    has_key = mask.any(dim=-1, keepdim=True)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p, scale=scale)
+    mask, has_key = open_keyless_rows(mask)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
     return out * has_key.to(out.dtype)
+
+
+def open_keyless_rows(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mask with rows that see no key opened to every key (finite values and gradients), and which rows see a
+    key: their outputs are kept, the others zeroed."""
+    has_key = mask.any(dim=-1, keepdim=True)
+    return mask | ~has_key, has_key
 
 
 def attention(
@@ -119,8 +125,8 @@ def unfused_attention(
     """Softmax attention as two matmuls; query rows without any visible key give zeros."""
     scores = torch.matmul(q * scale, k.transpose(-1, -2))
     if mask is not None:
-        has_key = mask.any(dim=-1, keepdim=True)
-        scores = scores.masked_fill(~(mask | ~has_key), float("-inf"))
+        mask, has_key = open_keyless_rows(mask)
+        scores = scores.masked_fill(~mask, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     if dropout_p > 0.0:
         probs = F.dropout(probs, p=dropout_p)
