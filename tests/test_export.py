@@ -63,7 +63,7 @@ def causal_model() -> CausalSequenceModel:
 
 
 def filled_cache(model: CausalSequenceModel, x: torch.Tensor, prefix_len: int) -> list:
-    cache = []
+    cache = model.preallocated_kv_cache(x.shape[0])
     with torch.no_grad():
         model(x, prefix_len=prefix_len, kv_cache=cache)
     return cache

@@ -114,7 +114,7 @@ class Prefill(nn.Module):
         self.prefix_len = prefix_len
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        caches: list[KVCache] = []
+        caches = self.model.preallocated_kv_cache(x.shape[0], device=x.device)
         logits = self.model(x, prefix_len=self.prefix_len, kv_cache=caches).logits[:, -1]
         return (logits, *[t for c in caches for t in (c.k[:, : c.length], c.v[:, : c.length])])
 
@@ -129,14 +129,17 @@ def export_decode_step(model: nn.Module, token: torch.Tensor, cache: list[KVCach
     """Export :class:`DecodeStep` of a ``CausalSequenceModel`` with dynamic batch size and cache lengths.
 
     :param token: example newest token ids ``(b >= 2, 1)``.
-    :param cache: example caches of ``model`` (e.g. from a prefill pass: ``model(x, prefix_len, kv_cache=[])``)
+    :param cache: example caches of ``model`` (e.g. ``model.preallocated_kv_cache(b)`` filled by a prefill pass:
+        ``model(x, prefix_len, kv_cache=cache)``)
         holding at least 2 entries each and room for one more.
     """
     _require_batch_of_two("token", token)
     if token.dim() != 2 or token.shape[1] != 1:
         raise ValueError(f"token must have shape (batch_size, 1), got {tuple(token.shape)}")
     if not cache or not all(isinstance(c, KVCache) for c in cache):
-        raise ValueError("cache must be a non-empty list of KVCache (fill it with a forward pass, kv_cache=[])")
+        raise ValueError(
+            "cache must be a non-empty list of KVCache (model.preallocated_kv_cache(b), filled by a forward pass)"
+        )
     if any(c.length < 2 for c in cache):
         raise ValueError(f"every cache must hold at least 2 entries, got lengths {[c.length for c in cache]}")
     if cache[0].length >= model.max_seq_len:

@@ -47,7 +47,7 @@ def test_cached_forward_matches_uncached():
     x = torch.load(FIXTURE / "io.pt")["inputs"][:1, :40]
     with torch.no_grad():
         full = model(x, prefix_len=24).logits
-        cache = []
+        cache = model.preallocated_kv_cache(1)
         out = model(x[:, :25], prefix_len=24, kv_cache=cache)
         steps = [out.logits]
         for i in range(25, 40):

@@ -209,7 +209,7 @@ def test_refill_latents_equal_max_latents_refills_every_step():
 def test_cache_buffers_are_reused_and_bounded():
     model = model_of()
     schedule = LatentSchedule.create(24, 6, 10, 4)
-    sequences, kv_cache = torch.randint(0, VOCAB, (1, 10)), []
+    sequences, kv_cache = torch.randint(0, VOCAB, (1, 10)), model.preallocated_kv_cache(1)
     buffers = None
     for _ in range(30):
         inputs = step_inputs(schedule, sequences, kv_cache=kv_cache)
@@ -276,6 +276,13 @@ def test_generate_greedy_rejects_bad_arguments():
 def test_cache_with_cross_attention_dropout_in_training_raises():
     model = model_of(cross_attention_dropout=0.5).train()
     schedule = LatentSchedule.create(24, 6, 10, 2)
-    inputs = step_inputs(schedule, torch.randint(0, VOCAB, (1, 10)))
+    inputs = step_inputs(schedule, torch.randint(0, VOCAB, (1, 10)), kv_cache=model.preallocated_kv_cache(1))
     with pytest.raises(ValueError, match="cross-attention dropout not supported with caching"):
         model(**inputs.as_kwargs())
+
+
+@pytest.mark.parametrize("kv_cache", [None, []])
+def test_cached_steps_need_preallocated_caches(kv_cache):
+    schedule = LatentSchedule.create(24, 6, 10, 2)
+    with pytest.raises(ValueError, match="preallocated_kv_cache"):
+        step_inputs(schedule, torch.randint(0, VOCAB, (1, 10)), kv_cache=kv_cache)

@@ -75,9 +75,10 @@ def tiny_clm(**overrides):
     return CausalSequenceModel(config).eval()
 
 
+@pytest.mark.parametrize("form", ["preallocated", "functional"])
 @pytest.mark.parametrize("abs_pos_emb", [True, False])
 @pytest.mark.parametrize("chunk", [1, 2])
-def test_causal_sequence_model_incremental_equals_full(abs_pos_emb, chunk):
+def test_causal_sequence_model_incremental_equals_full(form, abs_pos_emb, chunk):
     model = tiny_clm(abs_pos_emb=abs_pos_emb, num_self_attention_rotary_layers=-1)
     b, n, prefix_len, first = 2, 20, 12, 15
     x = torch.randint(0, 50, (b, n))
@@ -87,14 +88,22 @@ def test_causal_sequence_model_incremental_equals_full(abs_pos_emb, chunk):
 
     full = model(x, prefix_len=prefix_len, pad_mask=pad_mask).logits  # logits of positions 12..19
 
-    cache = []
+    cache = model.preallocated_kv_cache(b) if form == "preallocated" else []
     out = model(x[:, :first], prefix_len=prefix_len, pad_mask=pad_mask[:, :first], kv_cache=cache)
     logits = [out.logits]
-    assert len(cache) == 3 and cache[0].length == first and cache[1].length == first - prefix_len
+    if form == "preallocated":
+        assert out.kv_cache[0] is cache[0]  # updated in place
+        assert len(cache) == 3 and cache[0].length == first and cache[1].length == first - prefix_len
+    else:
+        assert cache == []  # the functional form never changes what it is given
+        cache = out.kv_cache
+        assert [tuple(k.shape) for k, _ in cache] == [(b, first, 32), (b, first - prefix_len, 32), (b, 3, 32)]
     for start in range(first, n, chunk):
         end = min(start + chunk, n)
         out = model(x[:, start:end], prefix_len=0, pad_mask=pad_mask[:, :end], kv_cache=cache)
         logits.append(out.logits)
+        if form == "functional":
+            cache = out.kv_cache
     torch.testing.assert_close(torch.cat(logits, dim=1), full, atol=ATOL, rtol=0)
 
 
@@ -113,7 +122,7 @@ def test_cache_overflow_and_reorder():
 def test_cache_buffers_are_preallocated():
     model = tiny_clm()
     x = torch.randint(0, 50, (1, 12))
-    cache = []
+    cache = model.preallocated_kv_cache(1)
     model(x, prefix_len=8, kv_cache=cache)
     ptrs = [c.k.data_ptr() for c in cache]
     assert cache[0].capacity == 24 and cache[1].capacity == 10

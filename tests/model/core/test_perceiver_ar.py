@@ -98,7 +98,7 @@ def test_bf16_autocast_forward_and_backward_are_finite():
     assert torch.isfinite(logits.float()).all()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        cache = []
+        cache = model.preallocated_kv_cache(2)
         model.eval()(x[:, :12], prefix_len=10, kv_cache=cache)
         step = model(x[:, 12:13], prefix_len=0, kv_cache=cache).logits
     assert torch.isfinite(step.float()).all()
@@ -143,7 +143,8 @@ def test_invalid_forward_inputs(call, error, match):
         (dict(vocab_size=-1), "vocab_size must be > 0"),
         (dict(num_self_attention_layers=0), "num_self_attention_layers must be > 0"),
         (dict(cross_attention_dropout=2.0), "cross_attention_dropout must be a probability"),
-        (dict(num_channels=24, num_heads=4), "even number of rotated channels"),
+        (dict(num_channels=24, num_heads=8, abs_pos_emb=False), "cannot rotate 3 channels of heads with 3"),
+        (dict(num_channels=8, num_heads=8), "cannot rotate 0 channels of heads with 1"),
     ],
 )
 def test_invalid_configs(overrides, match):

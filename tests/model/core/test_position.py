@@ -55,5 +55,6 @@ def test_frequency_encoding_repeats_each_frequency_twice():
     freqs = torch.tensor([1.0, 10000 ** (-2 / 6), 10000 ** (-4 / 6)])
     torch.testing.assert_close(out[0, 1], freqs.repeat_interleave(2))
     torch.testing.assert_close(out[0, 2], 2 * freqs.repeat_interleave(2))
-    with pytest.raises(ValueError, match="positive even"):
-        FrequencyPositionEncoding(5)
+    for dim in (0, -2, 2.0, True):
+        with pytest.raises(ValueError, match="dim must be a positive int"):
+            FrequencyPositionEncoding(dim)

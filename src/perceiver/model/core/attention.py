@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.attention.bias import causal_lower_right
 
-from perceiver.model.core.kv_cache import KVCache
+from perceiver.model.core.kv_cache import FunctionalKVCache, KVCache, check_functional_kv_cache
 from perceiver.model.core.position import RotaryPositionEmbedding
 from perceiver.model.core.split_input import SplitInput, can_project_split, split_norm_project
 from perceiver.model.core.utils import ModuleOutput, require_divisible, require_optional_positive, require_positive
@@ -208,8 +208,14 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels, bias=qkv_bias)
         self.o_proj = nn.Linear(num_v_channels, num_output_channels, bias=out_bias)
 
-    def empty_kv_cache(self, x: torch.Tensor, capacity: int) -> KVCache:
-        """A cache for ``capacity`` keys and values of this layer, on ``x``'s batch size, dtype and device."""
+    def empty_kv_cache(self, x: torch.Tensor, capacity: int | None = None) -> KVCache | FunctionalKVCache:
+        """An empty cache on ``x``'s batch size, dtype and device: with ``capacity``, a preallocated
+        :class:`KVCache` for that many keys and values, updated in place; without, the functional form of
+        perceiver-io 0.11, empty ``(keys, values)`` of shapes ``(b, 0, num_qk_channels)`` and
+        ``(b, 0, num_v_channels)``."""
+        if capacity is None:
+            b = x.shape[0]
+            return x.new_zeros(b, 0, self.num_qk_channels), x.new_zeros(b, 0, self.num_v_channels)
         return KVCache(x.shape[0], capacity, self.num_qk_channels, self.num_v_channels, x.dtype, x.device)
 
     def forward(
@@ -219,14 +225,18 @@ class MultiHeadAttention(nn.Module):
         pad_mask: torch.Tensor | None = None,
         rot_pos_emb_q: RotaryPositionEmbedding | None = None,
         rot_pos_emb_k: RotaryPositionEmbedding | None = None,
-        kv_cache: KVCache | None = None,
+        kv_cache: KVCache | FunctionalKVCache | None = None,
         projected_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> ModuleOutput:
         """
         :param x_q: queries ``(b, n_q, c_q)``.
         :param x_kv: keys/values input ``(b, n_kv, c_kv)``; with a cache only the new entries.
         :param pad_mask: ``(b, n_k)`` bool, ``True`` = padding, over all keys (cached ones included).
-        :param kv_cache: updated in place with the projected keys and values of ``x_kv``.
+        :param rot_pos_emb_k: rotary embedding of the keys; with a functional cache it covers all keys (cached ones
+            included), with a :class:`KVCache` at least the new ones (right-aligned).
+        :param kv_cache: a :class:`KVCache`, updated in place with the projected keys (rotated) and values of
+            ``x_kv`` and returned; or the functional form ``(keys, values)`` of earlier calls (projected, not rotated,
+            ``(b, n, channels)``), which is left as it is: the output holds a new one with ``x_kv``'s entries added.
         :param projected_kv: keys and values already projected by ``k_proj`` and ``v_proj`` (``x_kv`` is then
             ``None``), e.g. by :func:`~perceiver.model.core.split_input.split_norm_project`.
         """
@@ -240,11 +250,7 @@ class MultiHeadAttention(nn.Module):
         q = self._split_heads(q)
         if rot_pos_emb_q is not None:
             q = rot_pos_emb_q.rotate(q)
-        if kv_cache is None:
-            k, v = self._split_heads(k), self._split_heads(v)
-            if rot_pos_emb_k is not None:
-                k = rot_pos_emb_k.rotate(k)
-        else:
+        if isinstance(kv_cache, KVCache):
             # The cache holds rotated keys: a key's rotation depends only on its own position, so each key is rotated
             # once, when it enters the cache, instead of the whole cache at every decoding step (same values).
             if rot_pos_emb_k is not None:
@@ -254,6 +260,14 @@ class MultiHeadAttention(nn.Module):
             if k.dtype != q.dtype:
                 k, v = k.to(q.dtype), v.to(q.dtype)
             k, v = self._split_heads(k), self._split_heads(v)
+        else:
+            if kv_cache is not None:
+                check_functional_kv_cache(kv_cache, k.shape[0], self.num_qk_channels, self.num_v_channels)
+                k, v = torch.cat([kv_cache[0], k], dim=1), torch.cat([kv_cache[1], v], dim=1)
+                kv_cache = (k, v)
+            k, v = self._split_heads(k), self._split_heads(v)
+            if rot_pos_emb_k is not None:
+                k = rot_pos_emb_k.rotate(k)
 
         if pad_mask is not None:
             check_pad_mask(pad_mask, k.shape[0], k.shape[2])
@@ -356,7 +370,7 @@ class CrossAttention(nn.Module):
         pad_mask: torch.Tensor | None = None,
         rot_pos_emb_q: RotaryPositionEmbedding | None = None,
         rot_pos_emb_k: RotaryPositionEmbedding | None = None,
-        kv_cache: KVCache | None = None,
+        kv_cache: KVCache | FunctionalKVCache | None = None,
     ) -> ModuleOutput:
         """With ``x_kv=None`` the keys/values are ``x_kv_prefix`` followed by the queries themselves (the Perceiver
         AR hybrid layer: latents attend to the prefix and to each other)."""
@@ -423,7 +437,7 @@ class SelfAttention(nn.Module):
         x: torch.Tensor,
         pad_mask: torch.Tensor | None = None,
         rot_pos_emb: RotaryPositionEmbedding | None = None,
-        kv_cache: KVCache | None = None,
+        kv_cache: KVCache | FunctionalKVCache | None = None,
     ) -> ModuleOutput:
         x = self.norm(x)
         return self.attention(

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from perceiver.model.core.attention import MultiHeadAttention
 from perceiver.model.core.layers import MLP, AbstractAttentionLayer, CrossAttentionLayer, SelfAttentionBlock
-from perceiver.model.core.perceiver_io import PerceiverEncoder
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder
 
 
 def copy_param(src: torch.Tensor, tgt: torch.Tensor, name: str = "parameter") -> None:
@@ -72,10 +72,24 @@ def copy_self_attention_block_params(src: nn.ModuleList, tgt: SelfAttentionBlock
         copy_self_attention_layer_params(src_layer, tgt_layer)
 
 
+def copy_latent_provider_params(src: nn.Module, tgt: PerceiverEncoder) -> None:
+    """The latent array of a `transformers` ``PerceiverModel``."""
+    copy_param(src.embeddings.latents, tgt.latent_provider._query, "latents")
+
+
+def copy_classification_decoder_params(src: nn.Module, tgt: PerceiverDecoder, query_residual: bool = True) -> None:
+    """The classification decoder of a `transformers` ``PerceiverModel``: its cross-attention, output query and
+    final linear layer."""
+    decoder = src.decoder.decoder
+    copy_cross_attention_layer_params(decoder.decoding_cross_attention, tgt.cross_attn, query_residual=query_residual)
+    copy_params(decoder.final_layer, tgt.output_adapter.linear)
+    copy_param(decoder.output_position_encodings.position_embeddings, tgt.output_query_provider._query, "query")
+
+
 def copy_encoder_params(src: nn.Module, tgt: PerceiverEncoder) -> None:
     """``src``: a `transformers` ``PerceiverModel``: latents, the encoder's cross-attention and its (shared)
     self-attention block. The input adapter is task-specific and copied by the caller."""
-    copy_param(src.embeddings.latents, tgt.latent_provider._query, "latents")
+    copy_latent_provider_params(src, tgt)
     copy_cross_attention_layer_params(src.encoder.cross_attention, tgt.cross_attn_1, query_residual=True)
     copy_self_attention_block_params(src.encoder.self_attends, tgt.self_attn_1)
 

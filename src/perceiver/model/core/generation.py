@@ -149,7 +149,8 @@ def step_inputs(
 ) -> StepInputs:
     """Model inputs for predicting the token after ``input_ids`` (all columns so far, ``(b, n)``).
 
-    Without a cache: the schedule's window. With a cache (``kv_cache`` a list, possibly empty, kept by the caller):
+    Without a cache: the schedule's window. With a cache (``kv_cache``: the model's
+    :meth:`~perceiver.model.core.perceiver_ar.CausalSequenceModel.preallocated_kv_cache`, kept by the caller):
     only the newest token when the cache holds exactly the window's earlier positions and the schedule does not
     refill; otherwise the caches are emptied (their buffers are kept) and the window runs in full.
     """
@@ -160,9 +161,9 @@ def step_inputs(
         pad_mask = None
     if not use_cache:
         return StepInputs(input_ids[:, window.start :], window.prefix_len, pad_mask, None)
-    if kv_cache is None:
-        kv_cache = []
-    num_cached = kv_cache[0].length if kv_cache else 0
+    if not kv_cache or not all(isinstance(cache, KVCache) for cache in kv_cache):
+        raise ValueError("use_cache needs the model's preallocated caches: kv_cache=model.preallocated_kv_cache(b)")
+    num_cached = kv_cache[0].length
     if not window.refill and num_cached > 0 and num_cached == seq_len - 1 - window.start:
         return StepInputs(input_ids[:, -1:], 0, pad_mask, kv_cache)
     for cache in kv_cache:
@@ -205,7 +206,7 @@ def generate_greedy(
     )
     if pad_mask is not None:
         check_left_padding(~pad_mask)
-    kv_cache: list[KVCache] = []
+    kv_cache = model.preallocated_kv_cache(input_ids.shape[0], device=input_ids.device) if use_cache else None
     sequences, step_logits = input_ids, []
     forward = compiled_decode_step(model) if compile else model
     for _ in range(max_new_tokens):
@@ -237,7 +238,8 @@ class CompiledDecodeStep:
 
     @staticmethod
     def is_cached_step(x: torch.Tensor, kv_cache: list[KVCache] | None) -> bool:
-        return bool(kv_cache) and kv_cache[0].length > 0 and x.dim() == 2 and x.shape[1] == 1
+        preallocated = bool(kv_cache) and isinstance(kv_cache[0], KVCache)
+        return preallocated and kv_cache[0].length > 0 and x.dim() == 2 and x.shape[1] == 1
 
     def __call__(
         self,

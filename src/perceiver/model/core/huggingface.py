@@ -19,8 +19,20 @@ from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from perceiver.model.core.adapter import check_token_ids
+from perceiver.model.core.attention import MultiHeadAttention  # noqa: F401 (0.11 names)
 from perceiver.model.core.checkpoint import check_pretrained_folder
 from perceiver.model.core.config import CausalSequenceModelConfig, PerceiverIOConfig
+from perceiver.model.core.convert import (  # noqa: F401 (perceiver-io 0.11 kept the copy helpers here)
+    copy_attention_params,
+    copy_classification_decoder_params,
+    copy_cross_attention_layer_params,
+    copy_latent_provider_params,
+    copy_mlp_params,
+    copy_param,
+    copy_params,
+    copy_self_attention_block_params,
+    copy_self_attention_layer_params,
+)
 from perceiver.model.core.generation import (
     LatentSchedule,
     check_left_padding,
@@ -28,8 +40,10 @@ from perceiver.model.core.generation import (
     contrastive_search,
     step_inputs,
 )
-from perceiver.model.core.kv_cache import KVCache
+from perceiver.model.core.kv_cache import KVCache, cache_length
+from perceiver.model.core.layers import MLP, CrossAttentionLayer, SelfAttentionLayer  # noqa: F401 (0.11 names)
 from perceiver.model.core.perceiver_ar import CausalSequenceModel
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder  # noqa: F401 (0.11 names)
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
 
 
@@ -293,30 +307,31 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         :param compile_decode_step: run cached single-token steps through the backend's compiled decode step
             (:func:`~perceiver.model.core.generation.compiled_decode_step`); set by ``generate``.
         """
+        check_token_tensor(input_ids)
         cache = past_key_values if cache is None else cache
-        if isinstance(cache, list):
+        functional = isinstance(cache, list) and not all(isinstance(c, KVCache) for c in cache)
+        if isinstance(cache, list) and not functional:
             cache = PerceiverARCache(cache)
-        if cache is not None and not isinstance(cache, PerceiverARCache):
+        if cache is not None and not functional and not isinstance(cache, PerceiverARCache):
             raise TypeError(f"cache must be a PerceiverARCache, got {type(cache).__name__}")
         if cache is None and use_cache:
             cache = PerceiverARCache()
-        check_token_tensor(input_ids)
+        if isinstance(cache, PerceiverARCache):
+            self._allocate(cache, input_ids)
+        kv_cache = cache if functional or cache is None else cache.kv_cache
+        num_cached = cache_length(kv_cache[0]) if kv_cache else 0
         if prefix_len is None:
-            num_cached = cache.get_seq_length() if cache is not None else 0
             prefix_len = 0 if num_cached else max(0, input_ids.shape[1] - self.backend_model.max_latents)
         pad_mask = None
         if attention_mask is not None:
             # with a filled cache the mask also covers the cached tokens: the backend checks its length
-            reference = input_ids if cache is None or not cache.get_seq_length() else attention_mask
+            reference = attention_mask if num_cached else input_ids
             pad_mask = attention_mask_to_pad_mask(attention_mask, reference)
 
         backend = compiled_decode_step(self.backend_model) if compile_decode_step else self.backend_model
-        output = backend(
-            input_ids,
-            prefix_len=prefix_len,
-            pad_mask=pad_mask,
-            kv_cache=None if cache is None else cache.kv_cache,
-        )
+        output = backend(input_ids, prefix_len=prefix_len, pad_mask=pad_mask, kv_cache=kv_cache)
+        if functional:
+            cache = output.kv_cache
         loss = None if labels is None else self._loss(output.logits, labels, input_ids)
         result = PerceiverCausalSequenceModelOutput(
             loss=loss,
@@ -427,6 +442,8 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         pad_mask = attention_mask_to_pad_mask(attention_mask, input_ids)
         if pad_mask is not None and input_ids.shape[1] == latent_schedule.prompt_len:
             check_left_padding(attention_mask)
+        if use_cache and cache is None:
+            cache = self._allocate(PerceiverARCache(), input_ids)
         step = step_inputs(
             latent_schedule, input_ids, pad_mask, None if cache is None else cache.kv_cache, use_cache=use_cache
         )
@@ -439,8 +456,14 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         if compile_decode_step:
             model_inputs["compile_decode_step"] = True
         if use_cache:
-            model_inputs[CACHE_NAME] = cache if cache is not None else PerceiverARCache(step.kv_cache)
+            model_inputs[CACHE_NAME] = cache
         return model_inputs
+
+    def _allocate(self, cache: PerceiverARCache, input_ids: torch.Tensor) -> PerceiverARCache:
+        """Give an empty ``cache`` the backend's preallocated buffers for ``input_ids``' batch."""
+        if not cache.kv_cache:
+            cache.kv_cache.extend(self.backend_model.preallocated_kv_cache(input_ids.shape[0], device=input_ids.device))
+        return cache
 
     def _reorder_cache(self, cache: PerceiverARCache, beam_idx: torch.Tensor) -> PerceiverARCache:
         cache.reorder_cache(beam_idx)

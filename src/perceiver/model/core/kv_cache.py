@@ -1,4 +1,7 @@
-"""A key/value cache in preallocated buffers with a length counter."""
+"""Key/value caches of attention layers: preallocated buffers with a length counter (:class:`KVCache`, updated in
+place, used by generation), and perceiver-io 0.11's functional form (:data:`FunctionalKVCache`)."""
+
+from typing import Any
 
 import torch
 
@@ -64,3 +67,31 @@ class KVCache:
 
     def __repr__(self) -> str:
         return f"KVCache(length={self.length}, capacity={self.capacity}, batch_size={self.batch_size})"
+
+
+FunctionalKVCache = tuple[torch.Tensor, torch.Tensor]
+"""The cache of one attention layer in perceiver-io 0.11's functional form: projected keys and values (not rotated)
+``(b, n, num_qk_channels)`` and ``(b, n, num_v_channels)``, passed in and returned anew, never changed in place."""
+
+
+def check_functional_kv_cache(kv_cache: Any, batch_size: int, num_qk_channels: int, num_v_channels: int) -> None:
+    if not (isinstance(kv_cache, tuple | list) and len(kv_cache) == 2):
+        raise TypeError(
+            f"kv_cache must be a KVCache or a (keys, values) tuple of tensors, got {type(kv_cache).__name__}"
+        )
+    for name, t, channels in (("keys", kv_cache[0], num_qk_channels), ("values", kv_cache[1], num_v_channels)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.shape[0] != batch_size or t.shape[2] != channels:
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"kv_cache {name} must have shape ({batch_size}, n, {channels}), got {shape}")
+    if kv_cache[0].shape[1] != kv_cache[1].shape[1]:
+        raise ValueError(
+            f"kv_cache keys and values must have the same length, got {kv_cache[0].shape[1]} and {kv_cache[1].shape[1]}"
+        )
+
+
+LayerCache = KVCache | FunctionalKVCache
+
+
+def cache_length(cache: LayerCache) -> int:
+    """Entries a layer's cache holds, in either form."""
+    return cache.length if isinstance(cache, KVCache) else cache[0].shape[1]

@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 from perceiver.model.core.attention import CrossAttention, SelfAttention
-from perceiver.model.core.kv_cache import KVCache
+from perceiver.model.core.kv_cache import LayerCache
 from perceiver.model.core.position import RotaryPositionEmbedding
 from perceiver.model.core.utils import ModuleOutput, require_positive
 
@@ -52,7 +52,8 @@ class AbstractAttentionLayer(nn.Sequential):
     activation_checkpointing: bool = False
     activation_offloading: bool = False
 
-    def empty_kv_cache(self, x: torch.Tensor, capacity: int) -> KVCache:
+    def empty_kv_cache(self, x: torch.Tensor, capacity: int | None = None) -> LayerCache:
+        """See :meth:`~perceiver.model.core.attention.MultiHeadAttention.empty_kv_cache`."""
         return self.attention_module.attention.empty_kv_cache(x, capacity)
 
     @property
@@ -60,7 +61,7 @@ class AbstractAttentionLayer(nn.Sequential):
         first = self[0]
         return first.module if isinstance(first, Residual) else first
 
-    def forward(self, *args, kv_cache: KVCache | None = None, **kwargs) -> ModuleOutput:
+    def forward(self, *args, kv_cache: LayerCache | None = None, **kwargs) -> ModuleOutput:
         if self.activation_checkpointing and self.training and torch.is_grad_enabled():
             if kv_cache is not None:
                 raise ValueError("kv_cache cannot be used with activation checkpointing in training mode")
@@ -69,7 +70,7 @@ class AbstractAttentionLayer(nn.Sequential):
                 return checkpoint(self._forward, *args, use_reentrant=False, **kwargs)
         return self._forward(*args, kv_cache=kv_cache, **kwargs)
 
-    def _forward(self, *args, kv_cache: KVCache | None = None, **kwargs) -> ModuleOutput:
+    def _forward(self, *args, kv_cache: LayerCache | None = None, **kwargs) -> ModuleOutput:
         attn_output = self[0](*args, kv_cache=kv_cache, **kwargs)
         mlp_output = self[1](attn_output.last_hidden_state)
         return ModuleOutput(last_hidden_state=mlp_output.last_hidden_state, kv_cache=attn_output.kv_cache)
@@ -193,7 +194,8 @@ class SelfAttentionBlock(nn.Sequential):
         self.num_rotary_layers = num_rotary_layers
         super().__init__(*layers)
 
-    def empty_kv_cache(self, x: torch.Tensor, capacity: int) -> list[KVCache]:
+    def empty_kv_cache(self, x: torch.Tensor, capacity: int | None = None) -> list[LayerCache]:
+        """One empty cache per layer (see :meth:`AbstractAttentionLayer.empty_kv_cache`)."""
         return [layer.empty_kv_cache(x, capacity) for layer in self]
 
     def forward(
@@ -201,10 +203,17 @@ class SelfAttentionBlock(nn.Sequential):
         x: torch.Tensor,
         pad_mask: torch.Tensor | None = None,
         rot_pos_emb: RotaryPositionEmbedding | None = None,
-        kv_cache: list[KVCache] | None = None,
+        kv_cache: list[LayerCache] | None = None,
     ) -> ModuleOutput:
-        if kv_cache is not None and len(kv_cache) != len(self):
-            raise ValueError(f"kv_cache must hold one cache per layer ({len(self)}), got {len(kv_cache)}")
+        """``kv_cache``: ``None`` (no cache), ``[]`` (start functional caches, as perceiver-io 0.11) or one cache per
+        layer; the output's ``kv_cache`` is the list of the layers' caches after this call (preallocated
+        :class:`~perceiver.model.core.kv_cache.KVCache` objects updated in place, functional ones new)."""
+        if kv_cache is not None:
+            if len(kv_cache) == 0:
+                kv_cache = self.empty_kv_cache(x)
+            elif len(kv_cache) != len(self):
+                raise ValueError(f"kv_cache must hold one cache per layer ({len(self)}), got {len(kv_cache)}")
+        updated = None if kv_cache is None else []
         for i, layer in enumerate(self):
             rotate = self.num_rotary_layers == -1 or i < self.num_rotary_layers
             output = layer(
@@ -214,7 +223,9 @@ class SelfAttentionBlock(nn.Sequential):
                 kv_cache=None if kv_cache is None else kv_cache[i],
             )
             x = output.last_hidden_state
-        return ModuleOutput(last_hidden_state=x, kv_cache=kv_cache)
+            if updated is not None:
+                updated.append(output.kv_cache)
+        return ModuleOutput(last_hidden_state=x, kv_cache=updated)
 
 
 def set_activation_checkpointing(layer: AbstractAttentionLayer, enabled: bool, offload: bool = False) -> None:

@@ -7,7 +7,7 @@ import torch.nn as nn
 from perceiver.model.core.adapter import RotarySupport, TiedTokenOutputAdapter, TokenInputAdapterWithRotarySupport
 from perceiver.model.core.attention import check_pad_mask
 from perceiver.model.core.config import CausalSequenceModelConfig
-from perceiver.model.core.kv_cache import KVCache
+from perceiver.model.core.kv_cache import KVCache, LayerCache, cache_length
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, set_activation_checkpointing
 from perceiver.model.core.position import RotaryPositionEmbedding, positions
 from perceiver.model.core.utils import ModuleOutput, init_parameters, require_positive, require_probability
@@ -77,34 +77,56 @@ class PerceiverAR(nn.Module):
             mlp_bias=False,
         )
 
-    def empty_kv_cache(self, x: torch.Tensor, max_seq_len: int, max_latents: int) -> list[KVCache]:
-        """Caches for ``x``'s batch: the cross-attention layer's holds up to ``max_seq_len`` positions, each
-        self-attention layer's up to ``max_latents``."""
+    def empty_kv_cache(self, x: torch.Tensor) -> list[LayerCache]:
+        """Empty functional caches (perceiver-io 0.11's form, what ``kv_cache=[]`` starts with) for the batch of
+        ``x`` (embedded inputs ``(b, n, c)``): ``[cross-attention, self-attention layer 1, ..., layer L]``."""
+        return [self.cross_attention.empty_kv_cache(x)] + self.self_attention.empty_kv_cache(x)
+
+    def preallocated_kv_cache(
+        self,
+        batch_size: int,
+        max_seq_len: int,
+        max_latents: int,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> list[KVCache]:
+        """Preallocated caches, updated in place (what generation uses): the cross-attention layer's holds up to
+        ``max_seq_len`` positions, each self-attention layer's up to ``max_latents``. ``dtype`` and ``device``
+        default to those of the model's parameters."""
+        require_positive(max_seq_len=max_seq_len, max_latents=max_latents)
+        if not isinstance(batch_size, torch.SymInt):  # symbolic while torch.export traces
+            require_positive(batch_size=batch_size)
+        param = next(self.parameters())
+        x = torch.empty(batch_size, 0, 0, dtype=dtype or param.dtype, device=device or param.device)
         return [self.cross_attention.empty_kv_cache(x, max_seq_len)] + self.self_attention.empty_kv_cache(
             x, max_latents
         )
-
-    def default_kv_cache_capacity(self, seq_len: int, num_latents: int) -> tuple[int, int]:
-        return seq_len, num_latents
 
     def forward(
         self,
         x: torch.Tensor,
         prefix_len: int,
         pad_mask: torch.Tensor | None = None,
-        kv_cache: list[KVCache] | None = None,
+        kv_cache: list[LayerCache] | None = None,
     ) -> ModuleOutput:
         """
-        :param x: token ids ``(b, n)``, left-padded where padded. With a non-empty ``kv_cache``, only the tokens
-            after the cached ones; they are all latents and ``prefix_len`` is not used.
+        :param x: token ids ``(b, n)``, left-padded where padded. With a ``kv_cache`` that holds entries, only the
+            tokens after the cached ones; they are all latents and ``prefix_len`` is not used.
         :param prefix_len: number of leading positions that are prefix; the other ``n - prefix_len`` are latents.
         :param pad_mask: ``(b, cached + n)`` bool, ``True`` = padding (left padding only).
-        :param kv_cache: ``None`` (no caching), an empty list (filled with new caches) or the caches of an earlier
-            call, updated in place: ``[cross-attention, self-attention layer 1, ..., layer L]``.
+        :param kv_cache: ``None`` (no caching); ``[]`` or the list an earlier call returned, in perceiver-io 0.11's
+            functional form (``(keys, values)`` per layer, never changed in place: the output holds the new list);
+            or :meth:`preallocated_kv_cache`, updated in place. Layers: ``[cross-attention, self-attention layer 1,
+            ..., layer L]``.
         :return: ``last_hidden_state`` of the latents ``(b, n - prefix_len, c)`` and ``kv_cache``.
         """
         b, n = x.shape
-        num_cached = kv_cache[0].length if kv_cache else 0
+        if kv_cache is not None and len(kv_cache) not in (0, 1 + len(self.self_attention)):
+            raise ValueError(
+                f"kv_cache must be empty or hold one cache per layer ({1 + len(self.self_attention)}), got "
+                f"{len(kv_cache)}"
+            )
+        num_cached = cache_length(kv_cache[0]) if kv_cache else 0
         if num_cached > 0:
             prefix_len = 0
         elif not isinstance(prefix_len, int) or isinstance(prefix_len, bool):
@@ -121,12 +143,14 @@ class PerceiverAR(nn.Module):
 
         shift = None if pad_mask is None else pad_mask.sum(dim=1, keepdim=True)
         abs_pos = positions(b, seq_len, shift=shift, device=x.device)
-        if num_cached > 0:
-            # cached keys are stored rotated: only the new positions need embeddings and rotary encodings
+        preallocated = bool(kv_cache) and isinstance(kv_cache[0], KVCache)
+        if num_cached > 0 and preallocated:
+            # preallocated caches hold rotated keys: only the new positions need embeddings and rotary encodings
+            # (functional caches hold keys as projected, and all of them are rotated at every call)
             abs_pos = abs_pos[:, num_cached:]
         x_emb, frq_pos_enc = self.input_adapter(x, abs_pos=abs_pos)
         if kv_cache is not None and len(kv_cache) == 0:
-            kv_cache.extend(self.empty_kv_cache(x_emb, *self.default_kv_cache_capacity(n, n - prefix_len)))
+            kv_cache = self.empty_kv_cache(x_emb)
         frq_pos_enc = frq_pos_enc.unsqueeze(1)  # (b, 1, seq_len, d): broadcast over heads
 
         x_prefix, x_latent = x_emb[:, :prefix_len], x_emb[:, prefix_len:]
@@ -140,20 +164,23 @@ class PerceiverAR(nn.Module):
         # one embedding for queries and keys where they share the positions: its cos/sin tables are computed once
         rot_k = rot_q if frq_k is frq_pos_enc else RotaryPositionEmbedding(frq_k, right_align=True)
 
-        x_latent = self.cross_attention(
+        ca_output = self.cross_attention(
             x_latent,
             x_kv_prefix=x_prefix,
             pad_mask=pad_mask_k,
             rot_pos_emb_q=rot_q,
             rot_pos_emb_k=rot_k,
             kv_cache=None if kv_cache is None else kv_cache[0],
-        ).last_hidden_state
+        )
 
         sa_cache = None if kv_cache is None else kv_cache[1:]
-        num_sa_keys = num_latents + (sa_cache[0].length if sa_cache else 0)
+        num_sa_keys = num_latents + (cache_length(sa_cache[0]) if sa_cache else 0)
         pad_mask_sa = None if pad_mask is None else pad_mask[:, seq_len - num_sa_keys :]
-        x_latent = self.self_attention(x_latent, pad_mask=pad_mask_sa, rot_pos_emb=rot_q, kv_cache=sa_cache)
-        return ModuleOutput(last_hidden_state=x_latent.last_hidden_state, kv_cache=kv_cache)
+        sa_output = self.self_attention(
+            ca_output.last_hidden_state, pad_mask=pad_mask_sa, rot_pos_emb=rot_q, kv_cache=sa_cache
+        )
+        kv_cache = None if kv_cache is None else [ca_output.kv_cache] + sa_output.kv_cache
+        return ModuleOutput(last_hidden_state=sa_output.last_hidden_state, kv_cache=kv_cache)
 
     def _drop_prefix(
         self, x_prefix: torch.Tensor, frq_pos_enc: torch.Tensor, pad_mask: torch.Tensor | None, prefix_len: int
@@ -194,14 +221,14 @@ class CausalSequenceModel(PerceiverAR):
                 f"num_channels must be divisible by num_heads, got num_channels={config.num_channels} "
                 f"and num_heads={config.num_heads}"
             )
-        rotated_channels_per_head = config.num_channels // config.num_heads
-        if config.abs_pos_emb:
-            rotated_channels_per_head //= 2
-        if rotated_channels_per_head % 2 != 0:
+        head_dim = config.num_channels // config.num_heads
+        rotated_channels_per_head = head_dim // 2 if config.abs_pos_emb else head_dim
+        # the frequency encoding rotates 2 * ceil(rotated / 2) channels (one more than named when odd)
+        if rotated_channels_per_head == 0 or rotated_channels_per_head + rotated_channels_per_head % 2 > head_dim:
             raise ValueError(
-                f"rotary embedding needs an even number of rotated channels per head, got "
-                f"{rotated_channels_per_head} (num_channels={config.num_channels}, num_heads={config.num_heads}, "
-                f"abs_pos_emb={config.abs_pos_emb})"
+                f"rotary embedding cannot rotate {rotated_channels_per_head} channels of heads with {head_dim} "
+                f"channels (num_channels={config.num_channels}, num_heads={config.num_heads}, "
+                f"abs_pos_emb={config.abs_pos_emb}): use an even num_channels // num_heads or abs_pos_emb=True"
             )
         input_adapter = TokenInputAdapterWithRotarySupport(
             rotated_channels_per_head=rotated_channels_per_head,
@@ -233,19 +260,29 @@ class CausalSequenceModel(PerceiverAR):
     def max_prefix_len(self) -> int:
         return self.max_seq_len - self.max_latents
 
-    def default_kv_cache_capacity(self, seq_len: int, num_latents: int) -> tuple[int, int]:
-        return self.max_seq_len, max(self.max_latents, num_latents)
+    def preallocated_kv_cache(
+        self,
+        batch_size: int,
+        max_seq_len: int | None = None,
+        max_latents: int | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> list[KVCache]:
+        """See :meth:`PerceiverAR.preallocated_kv_cache`; sized for this model's window by default."""
+        return super().preallocated_kv_cache(
+            batch_size, max_seq_len or self.max_seq_len, max_latents or self.max_latents, dtype, device
+        )
 
     def forward(
         self,
         x: torch.Tensor,
         prefix_len: int,
         pad_mask: torch.Tensor | None = None,
-        kv_cache: list[KVCache] | None = None,
+        kv_cache: list[LayerCache] | None = None,
     ) -> ModuleOutput:
         if isinstance(prefix_len, int) and prefix_len > self.max_prefix_len:
             raise ValueError(f"prefix_len ({prefix_len}) exceeds max_prefix_len ({self.max_prefix_len})")
-        num_cached = kv_cache[0].length if kv_cache else 0
+        num_cached = cache_length(kv_cache[0]) if kv_cache else 0
         if x.dim() == 2 and num_cached + x.shape[1] > self.max_seq_len:
             raise ValueError(
                 f"sequence length {num_cached + x.shape[1]} (cached {num_cached} + input {x.shape[1]}) exceeds "

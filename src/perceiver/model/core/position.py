@@ -22,14 +22,21 @@ def positions(b: int, n: int, shift: torch.Tensor | None = None, device: torch.d
 
 
 class FrequencyPositionEncoding(nn.Module):
-    """Rotary angles for integer positions: ``pos * 1/10000^(2i/dim)``, each frequency repeated twice (interleaved)."""
+    """Rotary angles for integer positions: ``pos * 1/10000^(2i/dim)`` for ``i < ceil(dim / 2)``, each frequency
+    repeated twice (interleaved), so ``2 * ceil(dim / 2)`` channels: an odd ``dim`` rotates one channel more than
+    it names (``dim=1``: one pair at frequency 1), as in perceiver-io 0.11, whose models were trained that way."""
 
     def __init__(self, dim: int):
         super().__init__()
-        if dim <= 0 or dim % 2 != 0:
-            raise ValueError(f"dim must be a positive even number, got {dim}")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
         inv_freq = 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim))
         self.register_buffer("inv_freq", inv_freq)
+
+    @property
+    def num_channels(self) -> int:
+        """Channels each encoding has (and rotates): ``2 * ceil(dim / 2)``."""
+        return 2 * self.inv_freq.shape[0]
 
     def forward(self, abs_pos: torch.Tensor) -> torch.Tensor:
         angles = abs_pos.to(self.inv_freq.dtype).unsqueeze(-1) * self.inv_freq
@@ -39,13 +46,20 @@ class FrequencyPositionEncoding(nn.Module):
 class RotaryPositionEmbedding:
     """Rotates the first ``rotate_dim`` channels of each head by position-dependent angles (interleaved pairs).
 
-    ``frq_pos_enc`` has shape ``(b, 1, n, rotate_dim)`` or ``(n, rotate_dim)``. A tensor of length ``l <= n`` is
-    rotated with the first ``l`` encodings, or with the last ``l`` if ``right_align`` (queries that are the last
-    positions of a sequence, as Perceiver AR latents are). The cosine and sine tables are computed once per head dim
-    and dtype and reused by every layer that rotates with this embedding.
+    ``frq_pos_enc`` has shape ``(b, n, rotate_dim)`` (what :class:`FrequencyPositionEncoding` returns, as in
+    perceiver-io 0.11), ``(b, 1, n, rotate_dim)`` (broadcast over heads) or ``(n, rotate_dim)``. A tensor of length
+    ``l <= n`` is rotated with the first ``l`` encodings, or with the last ``l`` if ``right_align`` (queries that are
+    the last positions of a sequence, as Perceiver AR latents are). The cosine and sine tables are computed once per
+    head dim and dtype and reused by every layer that rotates with this embedding.
     """
 
     def __init__(self, frq_pos_enc: torch.Tensor, right_align: bool = False):
+        if frq_pos_enc.shape[-1] % 2 != 0:
+            raise ValueError(
+                f"frq_pos_enc must have an even number of channels (interleaved pairs), got {frq_pos_enc.shape[-1]}"
+            )
+        if frq_pos_enc.dim() == 3:
+            frq_pos_enc = frq_pos_enc.unsqueeze(1)  # (b, n, d) -> (b, 1, n, d): the same angles for every head
         self.frq_pos_enc = frq_pos_enc
         self.rotate_dim = frq_pos_enc.shape[-1]
         self.right_align = right_align
@@ -53,6 +67,8 @@ class RotaryPositionEmbedding:
 
     def rotate(self, t: torch.Tensor) -> torch.Tensor:
         head_dim, seq_len = t.shape[-1], t.shape[-2]
+        if self.rotate_dim > head_dim:
+            raise ValueError(f"rotary embedding rotates {self.rotate_dim} channels but heads have only {head_dim}")
         full_width = head_dim % 2 == 0
         cos, sin = self._cos_sin(head_dim if full_width else self.rotate_dim, t.dtype)
         if seq_len != cos.shape[-2]:

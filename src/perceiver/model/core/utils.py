@@ -133,3 +133,7 @@ def lazy_exports(package: str, exports: dict[str, str]):
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+# perceiver-io 0.11 defined Residual here; it lives with the layers now (imported on access: layers import utils)
+__getattr__ = lazy_exports(__name__, {"Residual": "perceiver.model.core.layers"})

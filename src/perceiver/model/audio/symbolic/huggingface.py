@@ -8,9 +8,15 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from perceiver.data.audio import PAD_TOKEN_ID
+from perceiver.data.audio.midi_processor import decode_midi, encode_midi  # noqa: F401 (perceiver-io 0.11 names)
 from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
 from perceiver.model.audio.symbolic.pipeline import ReturnType, SymbolicAudioPipeline
-from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
+from perceiver.model.core.huggingface import (  # noqa: F401 (the output class: a perceiver-io 0.11 name)
+    PerceiverCausalSequenceModel,
+    PerceiverCausalSequenceModelConfig,
+    PerceiverCausalSequenceModelOutput,
+)
+from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.clm.huggingface import load_checkpoint
 
 __all__ = [
@@ -64,3 +70,7 @@ def convert_checkpoint(save_dir: str | Path, ckpt_url: str | Path, **kwargs: Any
     model = PerceiverSymbolicAudioModel.from_checkpoint(ckpt_url)
     model.save_pretrained(save_dir, **kwargs)
     return model
+
+
+# perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)
+__getattr__ = lazy_exports(__name__, {"LitSymbolicAudioModel": "perceiver.model.audio.symbolic.lightning"})

@@ -4,7 +4,7 @@ import dataclasses
 from typing import Any
 
 from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
-from perceiver.model.core.lightning import LitCausalSequenceModel
+from perceiver.model.core.lightning import LitCausalSequenceModel, is_checkpoint  # noqa: F401 (0.11 name)
 
 PADDING_SIDE_ERROR = (
     "Symbolic audio modeling with Perceiver AR requires a data module configured with padding_side=left"

@@ -15,7 +15,7 @@ from perceiver.model.core.huggingface import (
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
-from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
+from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
 from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig
 from perceiver.model.text.common.backend import TextEncoderConfig
 from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
@@ -177,3 +177,7 @@ def convert_imdb_classifier_checkpoint(
         label2id={"NEGATIVE": 0, "POSITIVE": 1},
         **kwargs,
     )
+
+
+# perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)
+__getattr__ = lazy_exports(__name__, {"LitTextClassifier": "perceiver.model.text.classifier.lightning"})

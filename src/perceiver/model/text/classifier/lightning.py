@@ -7,7 +7,7 @@ import torch
 from perceiver.model.core.config import ClassificationDecoderConfig
 from perceiver.model.core.lightning import LitClassifier, is_checkpoint
 from perceiver.model.core.utils import freeze
-from perceiver.model.text.classifier.backend import TextClassifier
+from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig  # noqa: F401 (0.11 name)
 from perceiver.model.text.common.backend import TextEncoderConfig
 
 torch.serialization.add_safe_globals([TextEncoderConfig, ClassificationDecoderConfig])

@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from perceiver.model.core.checkpoint import load_checkpoint_file
 from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
+from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
 
 STATE_DICT_PREFIX = "model."
@@ -69,3 +70,7 @@ def convert_checkpoint(save_dir: str | Path, ckpt_url: str | Path, tokenizer_nam
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, padding_side="left")
         tokenizer.save_pretrained(save_dir, **kwargs)
     return model
+
+
+# perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)
+__getattr__ = lazy_exports(__name__, {"LitCausalLanguageModel": "perceiver.model.text.clm.lightning"})

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from perceiver.model.core.lightning import LitCausalSequenceModel, log_text
+from perceiver.model.core.lightning import LitCausalSequenceModel, is_checkpoint, log_text  # noqa: F401 (0.11 name)
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
 
 PADDING_SIDE_ERROR = (

@@ -2,7 +2,13 @@
 
 from torch import nn
 
-from perceiver.model.core.convert import copy_encoder_params, copy_params
+from perceiver.model.core.convert import (  # noqa: F401 (the three copy helpers: perceiver-io 0.11 names)
+    copy_cross_attention_layer_params,
+    copy_encoder_params,
+    copy_latent_provider_params,
+    copy_params,
+    copy_self_attention_block_params,
+)
 from perceiver.model.text.common.backend import TextEncoder
 
 

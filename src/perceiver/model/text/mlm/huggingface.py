@@ -17,7 +17,7 @@ from perceiver.model.core.huggingface import (
     perceiver_io_config_from_dict,
 )
 from perceiver.model.core.perceiver_io import PerceiverDecoder
-from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
+from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
 from perceiver.model.text.common.backend import TextEncoderConfig
 from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
 from perceiver.model.text.common.huggingface import copy_text_encoder_params
@@ -224,3 +224,7 @@ def convert_checkpoint(
     tokenizer.save_pretrained(save_dir, **kwargs)
     model.save_pretrained(save_dir, **kwargs)
     return model
+
+
+# perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)
+__getattr__ = lazy_exports(__name__, {"LitMaskedLanguageModel": "perceiver.model.text.mlm.lightning"})

@@ -7,9 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from perceiver.model.core.config import PerceiverIOConfig
-from perceiver.model.core.lightning import IGNORE_INDEX, LitPerceiverIO, log_text
+from perceiver.model.core.lightning import (
+    IGNORE_INDEX,
+    LitPerceiverIO,
+    is_checkpoint,  # noqa: F401 (perceiver-io 0.11 name)
+    log_text,
+)
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.text.mlm.backend import MaskedLanguageModel, TextDecoderConfig
+from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguageModelConfig, TextDecoderConfig  # noqa: F401
+from perceiver.model.text.mlm.utils import MaskFiller  # noqa: F401 (perceiver-io 0.11 name)
 
 torch.serialization.add_safe_globals([TextEncoderConfig, TextDecoderConfig])
 
