@@ -178,8 +178,14 @@ def test_bad_input(converted):
         model({**inputs, "image": inputs["image"][:, :, :7]})
     with pytest.raises(ValueError, match=r"x\['image'\] must have shape"):
         model({**inputs, "image": inputs["image"].permute(0, 1, 4, 2, 3)})  # channels first
-    with pytest.raises(ValueError, match=r"x\['audio'\] must have shape"):
+    with pytest.raises(ValueError, match=r"x\['image'\] must have shape .* divisible by the patch size \(1, 4, 4\)"):
+        model({**inputs, "image": inputs["image"][:, :, :6, :4]})
+    with pytest.raises(ValueError, match=r"x\['image'\] must have shape"):
+        model({**inputs, "image": inputs["image"][..., :1]})  # one channel, not 3
+    with pytest.raises(ValueError, match=r"x\['audio'\] must have shape .* divisible by audio_samples_per_patch"):
         model({**inputs, "audio": inputs["audio"][:, :-1]})
+    with pytest.raises(ValueError, match=r"x\['audio'\] must have shape"):
+        model({**inputs, "audio": inputs["audio"][:, :0]})
     with pytest.raises(ValueError, match=r"x\['label'\] must have shape"):
         model({**inputs, "label": torch.zeros(2, NUM_LABELS + 1)})
     with pytest.raises(ValueError, match="unknown modalities"):
@@ -207,3 +213,28 @@ def test_bad_config():
     config.encoder.label_mask_prob = 1.5
     with pytest.raises(ValueError, match="label_mask_prob"):
         MultimodalAutoencoder(config)
+
+
+@pytest.mark.parametrize(
+    ("frames", "size", "num_audio_samples"),
+    [(2, (12, 12), 16), (3, (8, 4), 20), (4, (12, 16), 32)],
+)
+def test_other_clip_sizes_like_transformers(converted, frames, size, num_audio_samples):
+    """transformers' encoder takes other clip lengths and frame sizes (Fourier features of the input's patch grid,
+    frequencies of the configured clip); its decoder still decodes the configured clip's output points."""
+    src, tgt = converted
+    image = torch.randn(2, frames, 3, *size)
+    audio = torch.randn(2, num_audio_samples, 1)
+    label = torch.nn.functional.one_hot(torch.tensor([1, 3]), NUM_LABELS).float()
+    points = {"image": torch.arange(10, 40), "audio": torch.arange(1, 3), "label": None}
+    with torch.no_grad():
+        expected = src(inputs=dict(image=image, audio=audio, label=label), subsampled_output_points=points).logits
+        inputs = dict(image=image.permute(0, 1, 3, 4, 2), audio=audio, label=label)
+        actual = tgt.backend_model(inputs, output_points=points)
+        full = tgt.backend_model(inputs, chunk_size=50)
+    for modality in expected:
+        assert_close(actual[modality], expected[modality])
+    assert full["image"].shape == (2, NUM_FRAMES, IMAGE_SIZE, IMAGE_SIZE, 3)
+    assert_close(full["image"].flatten(1, 3)[:, 10:40], expected["image"])
+    # the configured clip's features stay cached next to the last other size
+    assert len(tgt.backend_model.encoder.input_adapter._position_encodings) <= 2

@@ -48,9 +48,13 @@ def test_fit_digits_checkpoint_and_hf_export(tmp_path):
     assert restored.encoder_config.image_shape == (8, 8, 1)
     x = torch.randn(3, 8, 8, 1)
     model.eval()
+    x_other = torch.randn(3, 16, 12, 1)  # trained on 8x8 digits, run at another size
     with torch.no_grad():
         torch.testing.assert_close(restored(x), model(x))
         torch.testing.assert_close(model.to_hgf_model()(pixel_values=x).logits, model(x))
+        torch.testing.assert_close(restored(x_other), model(x_other))
+        torch.testing.assert_close(model.to_hgf_model()(pixel_values=x_other).logits, model(x_other))
+        assert not torch.allclose(model(x_other), model(x_other[:, :8, :8]))
     result = trainer.validate(restored, dm, verbose=False)[0]
     assert abs(result["val_acc"] - float(metrics["val_acc"])) < 1e-6
     model.to_hgf_model().save_pretrained(tmp_path / "hf")

@@ -204,3 +204,19 @@ def test_bad_config():
         OpticalFlow(config((8, 12), (8, 12), rescale_factor=0.0))
     with pytest.raises(ValueError, match="image_shape must be"):
         OpticalFlow(config((8, 12, 3), (8, 12, 3)))
+
+
+def test_other_window_sizes_are_refused_like_transformers(converted):
+    """transformers' flow decoder reshapes to ``train_size``: other sizes fail there, and a size with as many pixels
+    (the transposed window) gives a scrambled flow without an error. Ours refuses both; the pipeline tiles frames
+    of any size into windows of the model's size instead."""
+    src, tgt = converted
+    with pytest.raises(RuntimeError):
+        src(inputs=torch.randn(1, 2, 27, 10, 12))
+    with torch.no_grad():
+        assert src(inputs=torch.randn(1, 2, 27, *WINDOW[::-1])).logits.shape == (1, *WINDOW, 2)
+    for size in [(10, 12), WINDOW[::-1]]:
+        with pytest.raises(
+            ValueError, match=r"2 frames, patch channels, height, width\) = \(batch_size, 2, 27, 8, 12\)"
+        ):
+            tgt.backend_model(torch.randn(1, 2, 27, *size))

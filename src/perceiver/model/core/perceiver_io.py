@@ -104,13 +104,14 @@ class PerceiverEncoder(nn.Module):
         self.latent_provider._init_parameters(init_scale)
 
     def forward(
-        self, x: torch.Tensor, pad_mask: torch.Tensor | None = None, return_adapted_input: bool = False
+        self, x: torch.Tensor, pad_mask: torch.Tensor | None = None, return_adapted_input: bool = False, **kwargs
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``pad_mask``: ``(b, m)`` bool over the adapted input, ``True`` = padding."""
+        """``pad_mask``: ``(b, m)`` bool over the adapted input, ``True`` = padding. ``kwargs`` go to the input
+        adapter (e.g. ``interpolate_pos_encoding`` for learned image position embeddings)."""
         if self.input_adapter.supports_split_input:
-            x_adapted = self.input_adapter(x, split=True)
+            x_adapted = self.input_adapter(x, split=True, **kwargs)
         else:
-            x_adapted = self.input_adapter(x)
+            x_adapted = self.input_adapter(x, **kwargs)
         x_latent = self.latent_provider().expand(x_adapted.shape[0], -1, -1)
 
         cross_attn_n = self.cross_attn_n if self.extra_cross_attention_layer else self.cross_attn_1

@@ -105,8 +105,9 @@ class FourierPositionEncoding(nn.Module):
 
     Coordinates are ``linspace(-1, 1)`` per dimension; frequencies ``linspace(1, r/2, num_frequency_bands)`` where
     ``r`` is the dimension's size, or its entry in ``max_resolution`` when given (a grid coarser than the resolution
-    the frequencies were chosen for, as after a strided convolution). The encoding is a buffer of shape
-    ``(prod(input_shape), num_position_encoding_channels())``.
+    the frequencies were chosen for, as after a strided convolution). The encoding of ``input_shape`` is a buffer of
+    shape ``(prod(input_shape), num_position_encoding_channels())``; :meth:`encoding_for` gives the encoding of a
+    grid of another shape with the same frequencies.
     """
 
     def __init__(
@@ -120,20 +121,49 @@ class FourierPositionEncoding(nn.Module):
         self.input_shape = tuple(input_shape)
         self.num_frequency_bands = num_frequency_bands
         self.include_positions = include_positions
-        encoding = fourier_features(self.input_shape, num_frequency_bands, include_positions, max_resolution)
+        self.max_resolution = tuple(max_resolution or input_shape)
+        if len(self.max_resolution) != len(self.input_shape):
+            raise ValueError(
+                f"max_resolution {self.max_resolution} must have one entry per dimension of input_shape "
+                f"{self.input_shape}"
+            )
+        encoding = fourier_features(self.input_shape, num_frequency_bands, include_positions, self.max_resolution)
         self.register_buffer("position_encoding", encoding)
+        # the encoding of the last other grid shape asked for: inputs of one size in a row compute it once
+        self._other_shape: tuple[tuple, torch.Tensor] | None = None
 
     def num_position_encoding_channels(self, include_positions: bool | None = None) -> int:
         include = self.include_positions if include_positions is None else include_positions
         return len(self.input_shape) * (2 * self.num_frequency_bands + int(include))
 
-    def forward(self, b: int) -> torch.Tensor:
-        return self.position_encoding.unsqueeze(0).expand(b, -1, -1)
+    def encoding_for(self, input_shape: Sequence[int]) -> torch.Tensor:
+        """The encoding ``(prod(input_shape), channels)`` of a grid of ``input_shape`` (coordinates spanning [-1, 1]
+        whatever its size), with this encoding's frequencies; on the buffer's device and in its dtype."""
+        input_shape = tuple(input_shape)
+        if input_shape == self.input_shape:
+            return self.position_encoding
+        if len(input_shape) != len(self.input_shape) or min(input_shape, default=0) <= 0:
+            raise ValueError(
+                f"input_shape must have {len(self.input_shape)} positive sizes (as {self.input_shape}), "
+                f"got {input_shape}"
+            )
+        buffer = self.position_encoding
+        key = (input_shape, buffer.device, buffer.dtype)
+        if self._other_shape is None or self._other_shape[0] != key:
+            encoding = fourier_features(
+                input_shape, self.num_frequency_bands, self.include_positions, self.max_resolution, buffer.device
+            )
+            self._other_shape = (key, encoding.to(buffer.dtype))
+        return self._other_shape[1]
+
+    def forward(self, b: int, input_shape: Sequence[int] | None = None) -> torch.Tensor:
+        encoding = self.position_encoding if input_shape is None else self.encoding_for(input_shape)
+        return encoding.unsqueeze(0).expand(b, -1, -1)
 
 
-def spatial_positions(input_shape: Sequence[int]) -> torch.Tensor:
+def spatial_positions(input_shape: Sequence[int], device: torch.device | None = None) -> torch.Tensor:
     """Grid coordinates in [-1, 1], shape ``(*input_shape, len(input_shape))``."""
-    coords = [torch.linspace(-1.0, 1.0, steps=size) for size in input_shape]
+    coords = [torch.linspace(-1.0, 1.0, steps=size, device=device) for size in input_shape]
     return torch.stack(torch.meshgrid(*coords, indexing="ij"), dim=-1)
 
 
@@ -142,8 +172,9 @@ def fourier_features(
     num_frequency_bands: int,
     include_positions: bool = True,
     max_resolution: Sequence[int] | None = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    pos = spatial_positions(input_shape).reshape(-1, len(input_shape))
+    pos = spatial_positions(input_shape, device).reshape(-1, len(input_shape))
     return fourier_encode(pos, max_resolution or input_shape, num_frequency_bands, include_positions)
 
 

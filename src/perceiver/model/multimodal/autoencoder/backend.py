@@ -106,7 +106,12 @@ def validate_encoder_config(config: MultimodalEncoderConfig) -> None:
 
 class MultimodalInputAdapter(InputAdapter):
     """``{"audio": (b, n) or (b, n, 1), "image": (b, t, h, w, c), "label": (b, num_classes) or None}`` ->
-    ``(b, num_audio_patches + num_video_patches + 1, num_input_channels)``."""
+    ``(b, num_audio_patches + num_video_patches + 1, num_input_channels)``.
+
+    As ``transformers``' multimodal preprocessor, clips of other lengths and frame sizes are accepted (whole patches:
+    ``t``, ``h``, ``w`` and ``n`` divisible by the patch sizes): the Fourier features are those of the input's
+    patch grid, with the frequencies of the configured clip.
+    """
 
     def __init__(self, config: MultimodalEncoderConfig):
         validate_encoder_config(config)
@@ -119,8 +124,9 @@ class MultimodalInputAdapter(InputAdapter):
         num_channels = max(widths.values()) + config.min_padding_size
         super().__init__(num_channels)
         self.config = config
-        # Fourier features follow from the config: computed on first use per device, never saved with the weights
-        self._position_encodings: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+        # Fourier features follow from the config: computed on first use per device and input size (the configured
+        # one and the last other), never saved with the weights
+        self._position_encodings: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self.padding = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, num_channels - widths[m])) for m in MODALITIES})
         self.mask = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, num_channels)) for m in MODALITIES})
         with torch.no_grad():
@@ -130,7 +136,14 @@ class MultimodalInputAdapter(InputAdapter):
     def forward(self, x: dict[str, torch.Tensor | None]) -> torch.Tensor:
         audio, image, label = check_inputs(x, self.config)
         b = image.shape[0]
-        audio_enc, image_enc = self.position_encodings(image.device)
+        c = self.config
+        video_patch_grid = (
+            image.shape[1] // c.image_temporal_patch_size,
+            image.shape[2] // c.image_patch_size,
+            image.shape[3] // c.image_patch_size,
+        )
+        num_audio_patches = audio.shape[1] // c.audio_samples_per_patch
+        audio_enc, image_enc = self.position_encodings(image.device, num_audio_patches, video_patch_grid)
         audio = audio.reshape(b, -1, self.config.audio_samples_per_patch)
         audio = torch.cat([audio, audio_enc.expand(b, -1, -1).to(audio.dtype)], dim=-1)
         image = space_to_depth(image, self.config.image_temporal_patch_size, self.config.image_patch_size)
@@ -146,16 +159,26 @@ class MultimodalInputAdapter(InputAdapter):
             parts.append(self._mask(name, part))
         return torch.cat(parts, dim=1)
 
-    def position_encodings(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fourier features of the audio patches ``(n_audio, 2*bands+1)`` and video patches ``(n_video, ...)``."""
-        if device not in self._position_encodings:
-            c = self.config
-            audio = fourier_features(
-                (c.num_audio_patches,), c.num_audio_frequency_bands, max_resolution=(c.num_audio_samples,)
-            )
-            image = fourier_features(c.video_patch_grid, c.num_image_frequency_bands, max_resolution=c.video_shape)
-            self._position_encodings[device] = (audio.to(device), image.to(device))
-        return self._position_encodings[device]
+    def position_encodings(
+        self,
+        device: torch.device,
+        num_audio_patches: int | None = None,
+        video_patch_grid: tuple[int, int, int] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fourier features of the audio patches ``(n_audio, 2*bands+1)`` and video patches ``(n_video, ...)``, by
+        default those of the configured clip."""
+        c = self.config
+        configured = (c.num_audio_patches, tuple(c.video_patch_grid))
+        size = (num_audio_patches or c.num_audio_patches, tuple(video_patch_grid or c.video_patch_grid))
+        key = (device, *size)
+        if key not in self._position_encodings:
+            if size != configured:
+                # keep the configured clip's features and those of the last other size only
+                self._position_encodings = {k: v for k, v in self._position_encodings.items() if k[1:] == configured}
+            audio = fourier_features((size[0],), c.num_audio_frequency_bands, max_resolution=(c.num_audio_samples,))
+            image = fourier_features(size[1], c.num_image_frequency_bands, max_resolution=c.video_shape)
+            self._position_encodings[key] = (audio.to(device), image.to(device))
+        return self._position_encodings[key]
 
     def _mask(self, name: str, x: torch.Tensor) -> torch.Tensor:
         prob = getattr(self.config, f"{name}_mask_prob")
@@ -179,17 +202,29 @@ def check_inputs(x: dict, config: MultimodalEncoderConfig) -> tuple[torch.Tensor
     if not isinstance(image, torch.Tensor) or not isinstance(audio, torch.Tensor):
         raise TypeError("x['audio'] and x['image'] must be tensors")
     expected_image = (*config.video_shape, config.image_shape[2])
-    if image.dim() != 5 or tuple(image.shape[1:]) != expected_image:
+    patch = (config.image_temporal_patch_size, config.image_patch_size, config.image_patch_size)
+    if (
+        image.dim() != 5
+        or image.shape[-1] != config.image_shape[2]
+        or any(size == 0 or size % p for size, p in zip(image.shape[1:4], patch))
+    ):
         raise ValueError(
             f"x['image'] must have shape (batch_size, frames, height, width, channels) = (batch_size, "
-            f"{', '.join(map(str, expected_image))}), got {tuple(image.shape)}"
+            f"{', '.join(map(str, expected_image))}), or other frames, height and width divisible by the patch "
+            f"size {patch}, got {tuple(image.shape)}"
         )
     b = image.shape[0]
     if audio.dim() == 3 and audio.shape[-1] == 1:
         audio = audio[..., 0]
-    if tuple(audio.shape) != (b, config.num_audio_samples):
+    if (
+        audio.dim() != 2
+        or audio.shape[0] != b
+        or audio.shape[1] == 0
+        or audio.shape[1] % config.audio_samples_per_patch
+    ):
         raise ValueError(
-            f"x['audio'] must have shape (batch_size, num_audio_samples) = ({b}, {config.num_audio_samples}), "
+            f"x['audio'] must have shape (batch_size, num_audio_samples) = ({b}, {config.num_audio_samples}), or "
+            f"another number of samples divisible by audio_samples_per_patch ({config.audio_samples_per_patch}), "
             f"got {tuple(audio.shape)}"
         )
     if label is None:
@@ -311,8 +346,9 @@ class MultimodalDecoder(PerceiverDecoder):
         output_points: dict[str, torch.Tensor | None] | None = None,
         chunk_size: int | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Outputs of all points (``output_points=None``): ``audio`` ``(b, num_audio_samples)``, ``image``
-        ``(b, frames, height, width, channels)``, ``label`` ``(b, num_classes)``. With ``output_points``
+        """Outputs of all points (``output_points=None``) of the configured clip, whatever the input's size (as
+        ``transformers``): ``audio`` ``(b, num_audio_samples)``, ``image`` ``(b, frames, height, width, channels)``,
+        ``label`` ``(b, num_classes)``. With ``output_points``
         (modality -> flat indices into the audio patches or video pixels; the label is always decoded) only those:
         ``audio`` ``(b, len * samples_per_patch)``, ``image`` ``(b, len, channels)``."""
         chunk_size = self.chunk_size if chunk_size is None else chunk_size

@@ -81,10 +81,12 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
         labels: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
         **kwargs: Any,
     ) -> ImageClassifierOutput | tuple:
-        """``pixel_values`` (or ``inputs``): channels-last images ``(b, h, w, c)``. With ``labels`` ``(b,)`` the
-        cross-entropy loss is returned too."""
+        """``pixel_values`` (or ``inputs``): channels-last images ``(b, h, w, c)`` of any height and width. With
+        ``labels`` ``(b,)`` the cross-entropy loss is returned too. ``interpolate_pos_encoding`` resizes a learned
+        position embedding to the input's size (as in ``transformers``)."""
         if inputs is not None and pixel_values is not None:
             raise ValueError("Pass either inputs or pixel_values, not both")
         x = pixel_values if pixel_values is not None else inputs
@@ -92,7 +94,7 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
             raise ValueError("Either inputs or pixel_values must be given")
         if isinstance(x, torch.Tensor) and x.dtype.is_floating_point:
             x = x.to(self.dtype)  # like transformers' models: pixels in the model's precision
-        logits = self.backend_model(x)
+        logits = self.backend_model(x, interpolate_pos_encoding=interpolate_pos_encoding)
         loss = None
         if labels is not None:
             check_labels(labels, logits.shape[-1], (logits.shape[0],))
@@ -136,7 +138,7 @@ def convert_config(
         image_shape = (config.image_size, config.image_size, 3)
         adapter = {"num_conv_channels": 256, "num_position_channels": 256}
     elif kind in ("fourier", "conv"):
-        # the official Fourier and conv classifiers fix their Fourier features to 224x224 inputs and 64 bands
+        # the official Fourier and conv classifiers choose their Fourier frequencies (64 bands) for 224x224 inputs
         image_shape = (224, 224, 3)
         adapter = {"num_frequency_bands": 64, "num_conv_channels": 64 if kind == "conv" else None}
     else:
@@ -185,7 +187,9 @@ def copy_image_classifier_params(src: torch.nn.Module, tgt: ImageClassifier) -> 
 
 def source_backend_config(src: torch.nn.Module) -> ImageClassifierConfig:
     """``convert_config`` of the source's config, with the Fourier features and conv width read from the source's
-    preprocessor (so a source whose preprocessor was rebuilt, e.g. for smaller images, converts too)."""
+    preprocessor (so a source whose preprocessor was rebuilt, e.g. for smaller images, converts too). For the
+    Fourier and conv sources ``image_shape`` is the resolution their frequencies were chosen for (``max_resolution``,
+    times 4 for conv); both models take images of other sizes, as the sources do."""
     config = convert_config(src.config, SOURCE_ADAPTER_TYPES.get(type(src).__name__))
     encoder = config.encoder
     preprocessor = src.perceiver.input_preprocessor

@@ -33,8 +33,8 @@ class LitImageClassifier(LitClassifier):
         config.encoder.image_shape = tuple(config.encoder.image_shape)
         return config
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+    def forward(self, x: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
+        return self.model(x, interpolate_pos_encoding=interpolate_pos_encoding)
 
     def step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self(batch["image"]), batch["label"]
