@@ -1,6 +1,7 @@
 """Perceiver IO image classifier. Importing this package registers the Auto classes and the pipeline."""
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
+from perceiver.model.core.config import ClassificationDecoderConfig
 from perceiver.model.core.utils import lazy_exports
 from perceiver.model.vision.image_classifier.backend import (
     ConvImageInputAdapter,
@@ -20,6 +21,7 @@ from perceiver.model.vision.image_classifier.huggingface import (
 )
 
 __all__ = [
+    "ClassificationDecoderConfig",
     "LitImageClassifier",
     "ConvImageInputAdapter",
     "ImageClassifier",

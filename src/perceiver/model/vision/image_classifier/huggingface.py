@@ -12,11 +12,14 @@ from transformers.modeling_outputs import ImageClassifierOutput
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
 from perceiver.model.core.config import ClassificationDecoderConfig
-from perceiver.model.core.convert import (
+from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_params: a perceiver-io 0.11 name)
+    copy_classification_decoder_params,
     copy_cross_attention_layer_params,
     copy_encoder_params,
+    copy_latent_provider_params,
     copy_param,
     copy_params,
+    copy_self_attention_block_params,
     hf_encoder_kwargs,
 )
 from perceiver.model.core.huggingface import (
@@ -24,7 +27,8 @@ from perceiver.model.core.huggingface import (
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
-from perceiver.model.core.utils import check_labels
+from perceiver.model.core.perceiver_io import PerceiverEncoder
+from perceiver.model.core.utils import check_labels, lazy_exports
 from perceiver.model.vision.image_classifier.backend import (
     ConvImageInputAdapter,
     ImageClassifier,
@@ -160,13 +164,10 @@ def convert_config(
     return ImageClassifierConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
 
 
-def copy_image_classifier_params(src: torch.nn.Module, tgt: ImageClassifier) -> None:
-    """Copy a ``transformers`` ``PerceiverForImageClassification*`` into a backend built from ``convert_config``."""
-    perceiver = src.perceiver
-    encoder, decoder = tgt.encoder, tgt.decoder
-    copy_encoder_params(perceiver, encoder)
-
-    preprocessor, adapter = perceiver.input_preprocessor, encoder.input_adapter
+def copy_image_encoder_params(src: torch.nn.Module, tgt: PerceiverEncoder) -> None:
+    """The encoder of a ``transformers`` ``PerceiverModel`` for images: latents, attention and input adapter."""
+    copy_encoder_params(src, tgt)
+    preprocessor, adapter = src.input_preprocessor, tgt.input_adapter
     if isinstance(adapter, LearnedImageInputAdapter):
         copy_param(preprocessor.convnet_1x1.weight.flatten(1), adapter.conv1x1.weight, "convnet_1x1.weight")
         copy_param(preprocessor.convnet_1x1.bias, adapter.conv1x1.bias, "convnet_1x1.bias")
@@ -178,11 +179,11 @@ def copy_image_classifier_params(src: torch.nn.Module, tgt: ImageClassifier) -> 
         for name in ("running_mean", "running_var", "num_batches_tracked"):
             copy_param(getattr(preprocessor.convnet.batchnorm, name), getattr(adapter.batch_norm, name), name)
 
-    src_decoder = perceiver.decoder.decoder
-    query = src_decoder.output_position_encodings.position_embeddings
-    copy_param(query, decoder.output_query_provider._query, "decoder query")
-    copy_cross_attention_layer_params(src_decoder.decoding_cross_attention, decoder.cross_attn, query_residual=True)
-    copy_params(src_decoder.final_layer, decoder.output_adapter.linear)
+
+def copy_image_classifier_params(src: torch.nn.Module, tgt: ImageClassifier) -> None:
+    """Copy a ``transformers`` ``PerceiverForImageClassification*`` into a backend built from ``convert_config``."""
+    copy_image_encoder_params(src.perceiver, tgt.encoder)
+    copy_classification_decoder_params(src.perceiver, tgt.decoder, query_residual=True)
 
 
 def source_backend_config(src: torch.nn.Module) -> ImageClassifierConfig:
@@ -251,3 +252,7 @@ AutoModelForImageClassification.register(PerceiverImageClassifierConfig, Perceiv
 AutoImageProcessor.register(
     PerceiverImageClassifierConfig, slow_image_processor_class=PerceiverImageClassifierInputProcessor, exist_ok=True
 )
+
+
+# perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)
+__getattr__ = lazy_exports(__name__, {"LitImageClassifier": "perceiver.model.vision.image_classifier.lightning"})

@@ -6,8 +6,12 @@ from typing import Any
 import torch
 
 from perceiver.model.core.config import ClassificationDecoderConfig, PerceiverIOConfig
-from perceiver.model.core.lightning import LitClassifier
-from perceiver.model.vision.image_classifier.backend import ImageClassifier, ImageEncoderConfig
+from perceiver.model.core.lightning import LitClassifier, is_checkpoint  # noqa: F401 (perceiver-io 0.11 name)
+from perceiver.model.vision.image_classifier.backend import (  # noqa: F401 (the config: a perceiver-io 0.11 name)
+    ImageClassifier,
+    ImageClassifierConfig,
+    ImageEncoderConfig,
+)
 
 
 class LitImageClassifier(LitClassifier):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from perceiver.model.core.adapter import InputAdapter, OutputAdapter
+from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider  # noqa: F401 (0.11 name)
 from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
 from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
 from perceiver.model.core.position import FourierPositionEncoding

@@ -11,10 +11,13 @@ from transformers import AutoConfig
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
-from perceiver.model.core.convert import (
+from perceiver.data.vision.optical_flow import OpticalFlowProcessor, render_optical_flow  # noqa: F401 (0.11 names)
+from perceiver.model.core.convert import (  # noqa: F401 (the last two: perceiver-io 0.11 names)
     copy_cross_attention_layer_params,
     copy_encoder_params,
+    copy_latent_provider_params,
     copy_params,
+    copy_self_attention_block_params,
     hf_encoder_kwargs,
 )
 from perceiver.model.core.huggingface import (
@@ -22,6 +25,7 @@ from perceiver.model.core.huggingface import (
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder
 from perceiver.model.vision.optical_flow.backend import (
     OpticalFlow,
     OpticalFlowConfig,
@@ -101,15 +105,22 @@ def convert_config(config: transformers.PerceiverConfig) -> OpticalFlowConfig:
     return OpticalFlowConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
 
 
+def copy_flow_encoder_params(src: torch.nn.Module, tgt: PerceiverEncoder) -> None:
+    """The encoder of a ``transformers`` ``PerceiverModel`` for optical flow: latents, attention, patch projection."""
+    copy_encoder_params(src, tgt)
+    copy_params(src.input_preprocessor.conv_after_patches, tgt.input_adapter.linear)
+
+
+def copy_flow_decoder_params(src: torch.nn.Module, tgt: PerceiverDecoder) -> None:
+    """The flow decoder (no query residual) and its final layer."""
+    src_decoder = src.decoder.decoder
+    copy_cross_attention_layer_params(src_decoder.decoding_cross_attention, tgt.cross_attn, query_residual=False)
+    copy_params(src_decoder.final_layer, tgt.output_adapter.linear)
+
+
 def copy_optical_flow_params(src: torch.nn.Module, tgt: OpticalFlow) -> None:
-    perceiver = src.perceiver
-    copy_encoder_params(perceiver, tgt.encoder)
-    copy_params(perceiver.input_preprocessor.conv_after_patches, tgt.encoder.input_adapter.linear)
-    src_decoder = perceiver.decoder.decoder
-    copy_cross_attention_layer_params(
-        src_decoder.decoding_cross_attention, tgt.decoder.cross_attn, query_residual=False
-    )
-    copy_params(src_decoder.final_layer, tgt.decoder.output_adapter.linear)
+    copy_flow_encoder_params(src.perceiver, tgt.encoder)
+    copy_flow_decoder_params(src.perceiver, tgt.decoder)
 
 
 def convert_hf_model(src: torch.nn.Module) -> OpticalFlowPerceiver:
