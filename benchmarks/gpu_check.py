@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from benchmarks.common import interleaved_medians, machine, print_table
 from perceiver.model.core import CausalSequenceModel, CausalSequenceModelConfig, MultiHeadAttention
-from perceiver.model.core import attention as attention_module
+from perceiver.model.core import attention_kernels as attention_module
+from perceiver.model.core.attention_kernels import use_attention_policy
 
 KERNEL_NAMES = [("flash", "flash"), ("fmha", "efficient"), ("efficient", "efficient"), ("cudnn", "cudnn")]
 
@@ -112,10 +113,10 @@ def padding_exactness() -> list[dict]:
         xq, xkv = torch.randn(2, 128, 512, device="cuda"), torch.randn(2, 1024, qk, device="cuda")
         torch.backends.cuda.matmul.allow_tf32 = False
         with torch.no_grad():
-            mha.pad_head_dims = False
-            plain = mha(xq, xkv).last_hidden_state
-            mha.pad_head_dims = True
-            padded = mha(xq, xkv).last_hidden_state
+            with use_attention_policy(pad_head_dims=False):
+                plain = mha(xq, xkv).last_hidden_state
+            with use_attention_policy(pad_head_dims=True):
+                padded = mha(xq, xkv).last_hidden_state
             calls = {name: padded_call(mha, xq, xkv, pad) for name, pad in [("plain", False), ("padded", True)]}
             t = interleaved_medians(calls, reps=20)
         rows.append({"heads x qk/v": f"{heads} x {qk}/{v}", "max |diff|": float((plain - padded).abs().max()),
@@ -125,8 +126,8 @@ def padding_exactness() -> list[dict]:
 
 def padded_call(mha, xq, xkv, pad: bool):
     def fn():
-        mha.pad_head_dims = pad
-        mha(xq, xkv)
+        with use_attention_policy(pad_head_dims=pad):
+            mha(xq, xkv)
         torch.cuda.synchronize()
 
     return fn

@@ -9,7 +9,7 @@ from perceiver.model.core import (
     RotaryPositionEmbedding,
     SelfAttention,
 )
-from perceiver.model.core import attention as attention_module
+from perceiver.model.core.attention_kernels import use_attention_policy
 from tests.model.core.naive import naive_mha
 
 CASES = [
@@ -26,16 +26,16 @@ CASES = [
 ]
 
 
-@pytest.fixture(params=["fused", "unfused"])
-def cpu_path(request, monkeypatch):
-    """Runs a test through the flash kernel and through the unfused CPU path (chosen by size when qk != v dims)."""
-    monkeypatch.setattr(attention_module, "UNFUSED_MAX_SCORES", 0 if request.param == "fused" else 2**62)
-    return request.param
+@pytest.fixture(params=["sdpa", "unfused"])
+def kernel(request):
+    """Runs a test with each kernel forced (which path a call takes is tested in test_attention_kernels.py)."""
+    with use_attention_policy(kernel=request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_multi_head_attention_matches_naive(case, seed, cpu_path):
+def test_multi_head_attention_matches_naive(case, seed, kernel):
     heads, n_q, n_k, c_q, c_kv, qk, v, causal, padded, rotate_dim = case
     g = torch.Generator().manual_seed(seed)
     b = 3
@@ -60,7 +60,7 @@ def test_multi_head_attention_matches_naive(case, seed, cpu_path):
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
 
 
-def test_randomised_shapes_match_naive(cpu_path):
+def test_randomised_shapes_match_naive(kernel):
     g = torch.Generator().manual_seed(42)
     for _ in range(25):
         heads = int(torch.randint(1, 5, (1,), generator=g))
@@ -92,7 +92,7 @@ def test_randomised_shapes_match_naive(cpu_path):
 
 
 @pytest.mark.parametrize("v_channels", [8, 16])
-def test_fully_masked_rows_give_zeros_and_finite_gradients(v_channels, cpu_path):
+def test_fully_masked_rows_give_zeros_and_finite_gradients(v_channels, kernel):
     mha = MultiHeadAttention(2, 8, 8, num_v_channels=v_channels, causal_attention=True)
     x_q = torch.randn(2, 4, 8, requires_grad=True)
     x_kv = torch.randn(2, 6, 8, requires_grad=True)
@@ -119,21 +119,6 @@ def test_max_heads_parallel_gives_same_result():
     torch.testing.assert_close(
         chunked(x_q, x_kv, pad_mask).last_hidden_state, full(x_q, x_kv, pad_mask).last_hidden_state, atol=1e-6, rtol=0
     )
-
-
-def test_unfused_path_is_chosen_only_for_small_cpu_training_attention_that_flash_handles_badly():
-    def qkv(n_q, n_k, d_qk, d_v, grad=True):
-        q = torch.empty(2, 4, n_q, d_qk, requires_grad=grad)
-        return q, torch.empty(2, 4, n_k, d_qk), torch.empty(2, 4, n_k, d_v)
-
-    assert attention_module.prefers_unfused(*qkv(64, 128, 32, 64))  # flash would need padding
-    assert attention_module.prefers_unfused(*qkv(64, 128, 20, 20))  # unaligned head dims
-    assert not attention_module.prefers_unfused(*qkv(64, 128, 32, 32))  # flash is fine
-    assert not attention_module.prefers_unfused(*qkv(64, 128, 32, 64, grad=False))  # inference
-    with torch.no_grad():
-        assert not attention_module.prefers_unfused(*qkv(64, 128, 32, 64))
-    too_many = attention_module.UNFUSED_MAX_SCORES // (2 * 4 * 64) + 1
-    assert not attention_module.prefers_unfused(*qkv(64, too_many, 32, 64))
 
 
 @pytest.mark.parametrize("residual", [True, False])
@@ -214,13 +199,28 @@ def test_pad_mask_validation():
         mha(x, x, pad_mask=torch.zeros(2, 5))
 
 
-@pytest.mark.parametrize("padded", [False, True])
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("qk, v", [(261, 261), (12, 60), (322, 322)])
-def test_zero_padded_head_dims_are_exact(qk, v, causal, padded):
-    mha = MultiHeadAttention(1, 16, 16, num_qk_channels=qk, num_v_channels=v, causal_attention=causal).eval()
-    x_q, x_kv = torch.randn(2, 5, 16), torch.randn(2, 9, 16)
-    pad_mask = (torch.rand(2, 9) < 0.3) if padded else None
-    expected = naive_mha(mha, x_q, x_kv, pad_mask=pad_mask)
-    mha.pad_head_dims = True  # what the GPU path does automatically
-    torch.testing.assert_close(mha(x_q, x_kv, pad_mask).last_hidden_state, expected, atol=1e-5, rtol=0)
+def test_layers_inside_a_model_call_do_not_check_their_inputs_again(monkeypatch):
+    from perceiver.model.core import PerceiverEncoder, TokenInputAdapter
+    from perceiver.model.core import attention as attention_module
+
+    calls = []
+    check = attention_module.check_features
+
+    def counted(name, *args, **kwargs):
+        calls.append(name)
+        check(name, *args, **kwargs)
+
+    monkeypatch.setattr(attention_module, "check_features", counted)
+    encoder = PerceiverEncoder(TokenInputAdapter(20, 8, 16), num_latents=4, num_latent_channels=16)
+    encoder(torch.randint(0, 20, (2, 8)), pad_mask=torch.zeros(2, 8, dtype=torch.bool))
+    assert calls == []  # the encoder checked its input once, at its entry
+    mha = MultiHeadAttention(2, 8, 8)
+    mha(torch.randn(2, 3, 8), torch.randn(2, 5, 8))
+    assert calls == ["x_q", "x_kv"]  # called directly, a layer checks what it is given
+
+    class WrongAdapter(TokenInputAdapter):  # says 16 channels, returns 12
+        def forward(self, x, abs_pos=None):
+            return super().forward(x, abs_pos)[..., :12]
+
+    with pytest.raises(ValueError, match=r"adapted input must have shape \(batch_size, length, 16\), got \(2, 8, 12\)"):
+        PerceiverEncoder(WrongAdapter(20, 8, 16), num_latents=4, num_latent_channels=16)(torch.randint(0, 20, (2, 8)))

@@ -1,155 +1,23 @@
-"""Multi-head attention on ``scaled_dot_product_attention``, and its pre-norm cross- and self-attention forms."""
+"""Multi-head attention and its pre-norm cross- and self-attention forms.
+
+The modules project, split heads, rotate and cache; how the attention itself is computed (which kernel, masks,
+zero-padded head dims) is decided in one place, :mod:`perceiver.model.core.attention_kernels`.
+"""
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.nn.attention.bias import causal_lower_right
 
+from perceiver.model.core.attention_kernels import attention, attention_policy
 from perceiver.model.core.kv_cache import FunctionalKVCache, KVCache, check_functional_kv_cache
 from perceiver.model.core.position import RotaryPositionEmbedding
 from perceiver.model.core.split_input import SplitInput, can_project_split, split_norm_project
-from perceiver.model.core.utils import ModuleOutput, require_divisible, require_optional_positive, require_positive
-
-
-def attention_mask(
-    pad_mask: torch.Tensor | None, n_q: int, n_k: int, causal: bool, device: torch.device
-) -> torch.Tensor | None:
-    """Boolean SDPA mask (``True`` = attend) of shape ``(b or 1, 1, n_q or 1, n_k)``, or ``None`` for no mask.
-
-    The causal mask is right-aligned: query ``i`` sees keys ``j <= i + n_k - n_q``.
-    """
-    mask = None
-    if pad_mask is not None:
-        mask = ~pad_mask[:, None, None, :]
-    if causal:
-        i = torch.arange(n_q, device=device).unsqueeze(1)
-        j = torch.arange(n_k, device=device).unsqueeze(0)
-        causal_mask = (j <= i + (n_k - n_q))[None, None]
-        mask = causal_mask if mask is None else mask & causal_mask
-    return mask
-
-
-def masked_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    mask: torch.Tensor | None,
-    dropout_p: float,
-    scale: float,
-) -> torch.Tensor:
-    """SDPA where query rows without any visible key return zeros instead of NaN."""
-    if mask is None:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
-    mask, has_key = open_keyless_rows(mask)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
-    return out * has_key.to(out.dtype)
-
-
-def open_keyless_rows(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mask with rows that see no key opened to every key (finite values and gradients), and which rows see a
-    key: their outputs are kept, the others zeroed."""
-    has_key = mask.any(dim=-1, keepdim=True)
-    return mask | ~has_key, has_key
-
-
-def attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    pad_mask: torch.Tensor | None,
-    causal: bool,
-    dropout_p: float,
-    scale: float,
-    pad_head_dims: bool = False,
-) -> torch.Tensor:
-    """Attention of ``q`` (b, h, n_q, d), ``k`` (b, h, n_k, d), ``v`` (b, h, n_k, e) on SDPA.
-
-    Without padding the causal mask is passed as a lower-right ``CausalBias`` (or ``is_causal`` when square), which
-    keeps the fused kernels eligible; with padding an explicit boolean mask is built. ``pad_head_dims`` zero-pads
-    the head dims to what fused kernels accept (exact: zeros add nothing to ``q.k``, the scale is explicit). CPU
-    training inputs that the flash kernel handles badly take :func:`unfused_attention` (:func:`prefers_unfused`).
-    """
-    if q.shape[-1] < k.shape[-1]:
-        # keys projected with zero-padded head dims (split inputs): pad the queries alike (exact)
-        q = F.pad(q, (0, k.shape[-1] - q.shape[-1]))
-    n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
-    if causal and n_q == 1 and n_k >= 1:
-        causal = False  # a single right-aligned query sees every key: no mask to build (cached decoding steps)
-    if prefers_unfused(q, k, v):
-        mask = attention_mask(pad_mask, n_q, n_k, causal, q.device)
-        return unfused_attention(q, k, v, mask, dropout_p, scale)
-    if pad_head_dims:
-        # The CPU flash kernel takes a mask too; on CUDA a mask rules FlashAttention out anyway.
-        q, k, v = zero_pad_head_dims(q, k, v, same_dims=pad_mask is None or not q.is_cuda)
-    # torch.export cannot trace the CausalBias tensor subclass: it takes the explicit mask instead
-    if (
-        pad_mask is None
-        and (not causal or n_k >= n_q)
-        and not (causal and n_q != n_k and torch.compiler.is_exporting())
-    ):
-        if causal and n_q != n_k:
-            out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=causal_lower_right(n_q, n_k), dropout_p=dropout_p, scale=scale
-            )
-        else:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
-    else:
-        out = masked_attention(q, k, v, attention_mask(pad_mask, n_q, n_k, causal, q.device), dropout_p, scale)
-    return out if out.shape[-1] == d_v else out[..., :d_v]
-
-
-# Training on the CPU: largest score matrices (elements over batch and heads) for which two matmuls and a softmax
-# beat the flash kernel in forward plus backward (torch 2.13, 2 cores), where the flash kernel
-# - needs zero-padded head dims (query/key and value head dims differ, e.g. language-perceiver's qk 32 / v 64), or
-# - has a slow backward because head dims are not multiples of 8 (up to 1.6x, e.g. the 133 channels of a Fourier
-#   image classifier's cross-attention).
-# In inference the flash kernel is as fast or faster.
-UNFUSED_MAX_SCORES = 2**22
-UNFUSED_MAX_SCORES_UNALIGNED = 2**23
-
-
-def prefers_unfused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
-    """Whether :func:`unfused_attention` is faster than SDPA's flash kernel for these CPU inputs."""
-    training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
-    if q.device.type != "cpu" or not training:
-        return False
-    scores = q.shape[0] * q.shape[1] * q.shape[-2] * k.shape[-2]
-    if q.shape[-1] != v.shape[-1]:
-        return scores <= UNFUSED_MAX_SCORES
-    return (q.shape[-1] % 8 != 0 or v.shape[-1] % 8 != 0) and scores <= UNFUSED_MAX_SCORES_UNALIGNED
-
-
-def unfused_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float, scale: float
-) -> torch.Tensor:
-    """Softmax attention as two matmuls; query rows without any visible key give zeros."""
-    scores = torch.matmul(q * scale, k.transpose(-1, -2))
-    if mask is not None:
-        mask, has_key = open_keyless_rows(mask)
-        scores = scores.masked_fill(~mask, float("-inf"))
-    probs = torch.softmax(scores, dim=-1)
-    if dropout_p > 0.0:
-        probs = F.dropout(probs, p=dropout_p)
-    out = torch.matmul(probs, v)
-    return out if mask is None else out * has_key.to(out.dtype)
-
-
-def zero_pad_head_dims(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, same_dims: bool, multiple: int = 8
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Zero-pad head dims to multiples of ``multiple``; with ``same_dims`` (no mask: FlashAttention is eligible,
-    which needs equal dims up to 256) query/key and value to one common size."""
-    d_qk, d_v = q.shape[-1], v.shape[-1]
-    target_qk = -(-d_qk // multiple) * multiple
-    target_v = -(-d_v // multiple) * multiple
-    if same_dims and max(target_qk, target_v) <= 256:
-        target_qk = target_v = max(target_qk, target_v)
-    if target_qk != d_qk:
-        q = F.pad(q, (0, target_qk - d_qk))
-        k = F.pad(k, (0, target_qk - d_qk))
-    if target_v != d_v:
-        v = F.pad(v, (0, target_v - d_v))
-    return q, k, v
+from perceiver.model.core.utils import (
+    ModuleOutput,
+    inputs_checked,
+    require_divisible,
+    require_optional_positive,
+    require_positive,
+)
 
 
 class MultiHeadAttention(nn.Module):
@@ -199,9 +67,6 @@ class MultiHeadAttention(nn.Module):
         self.max_heads_parallel = max_heads_parallel or num_heads
         self.causal_attention = causal_attention
         self.dropout = dropout
-        # None: zero-pad head dims for fused kernels on CUDA, and on the CPU where qk and v head dims differ;
-        # True/False force it (tests, benchmarks)
-        self.pad_head_dims: bool | None = None
 
         self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels, bias=qkv_bias)
         self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels, bias=qkv_bias)
@@ -240,13 +105,12 @@ class MultiHeadAttention(nn.Module):
         :param projected_kv: keys and values already projected by ``k_proj`` and ``v_proj`` (``x_kv`` is then
             ``None``), e.g. by :func:`~perceiver.model.core.split_input.split_norm_project`.
         """
-        check_features("x_q", x_q, self.q_proj.in_features)
+        if not inputs_checked():
+            check_features("x_q", x_q, self.q_proj.in_features)
+            if projected_kv is None:
+                check_features("x_kv", x_kv, self.k_proj.in_features, batch_size=x_q.shape[0])
         q = once_per_batch(self.q_proj, x_q)
-        if projected_kv is None:
-            check_features("x_kv", x_kv, self.k_proj.in_features, batch_size=x_q.shape[0])
-            k, v = self.k_proj(x_kv), self.v_proj(x_kv)
-        else:
-            k, v = projected_kv
+        k, v = (self.k_proj(x_kv), self.v_proj(x_kv)) if projected_kv is None else projected_kv
         q = self._split_heads(q)
         if rot_pos_emb_q is not None:
             q = rot_pos_emb_q.rotate(q)
@@ -256,8 +120,7 @@ class MultiHeadAttention(nn.Module):
             if rot_pos_emb_k is not None:
                 k = rot_pos_emb_k.rotate(self._split_heads(k)).transpose(1, 2).flatten(2)
             k, v = kv_cache.update(k, v)
-            # the cache keeps its own dtype under autocast
-            if k.dtype != q.dtype:
+            if k.dtype != q.dtype:  # the cache keeps its own dtype under autocast
                 k, v = k.to(q.dtype), v.to(q.dtype)
             k, v = self._split_heads(k), self._split_heads(v)
         else:
@@ -268,32 +131,18 @@ class MultiHeadAttention(nn.Module):
             k, v = self._split_heads(k), self._split_heads(v)
             if rot_pos_emb_k is not None:
                 k = rot_pos_emb_k.rotate(k)
-
-        if pad_mask is not None:
+        if pad_mask is not None and not inputs_checked():
             check_pad_mask(pad_mask, k.shape[0], k.shape[2])
 
         dropout_p = self.dropout if self.training else 0.0
-        if self.pad_head_dims is not None:
-            pad_head_dims = self.pad_head_dims
-        else:
-            # CPU: only when query/key and value head dims differ (the CPU flash kernel needs them equal; SDPA's math
-            # fallback is several times slower, e.g. language-perceiver's qk 32 / v 160)
-            pad_head_dims = q.is_cuda or q.shape[-1] != v.shape[-1]
+        d_v = self.num_v_channels // self.num_heads  # values may arrive with zero-padded head dims: cut back to it
 
         def attend(h: slice) -> torch.Tensor:
-            return attention(
-                q[:, h], k[:, h], v[:, h], pad_mask, self.causal_attention, dropout_p, self.dp_scale, pad_head_dims
-            )
+            return attention(q[:, h], k[:, h], v[:, h], pad_mask, self.causal_attention, dropout_p, self.dp_scale, d_v)
 
-        if self.max_heads_parallel >= self.num_heads:
-            o = attention(q, k, v, pad_mask, self.causal_attention, dropout_p, self.dp_scale, pad_head_dims)
-        else:
-            step = self.max_heads_parallel
-            o = torch.cat([attend(slice(h, h + step)) for h in range(0, self.num_heads, step)], dim=1)
-
-        d_v = self.num_v_channels // self.num_heads
-        if o.shape[-1] != d_v:
-            o = o[..., :d_v]  # values projected with zero-padded head dims
+        step = self.max_heads_parallel  # heads at a time: a memory knob
+        chunks = [attend(slice(h, h + step)) for h in range(0, self.num_heads, step)]
+        o = chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=1)
         o = self.o_proj(o.transpose(1, 2).flatten(2))
         return ModuleOutput(last_hidden_state=o, kv_cache=kv_cache)
 
@@ -332,35 +181,14 @@ def check_pad_mask(pad_mask: torch.Tensor, batch_size: int, num_keys: int) -> No
 
 
 class CrossAttention(nn.Module):
-    def __init__(
-        self,
-        num_heads: int,
-        num_q_input_channels: int,
-        num_kv_input_channels: int,
-        num_qk_channels: int | None = None,
-        num_v_channels: int | None = None,
-        max_heads_parallel: int | None = None,
-        causal_attention: bool = False,
-        dropout: float = 0.0,
-        qkv_bias: bool = True,
-        out_bias: bool = True,
-    ):
-        """Pre-layer-norm cross-attention: queries and keys/values are normalised separately."""
+    def __init__(self, num_heads: int, num_q_input_channels: int, num_kv_input_channels: int, **kwargs):
+        """Pre-layer-norm cross-attention: queries and keys/values are normalised separately. ``kwargs`` are those
+        of :class:`MultiHeadAttention` (``num_qk_channels``, ``num_v_channels``, ``max_heads_parallel``,
+        ``causal_attention``, ``dropout``, ``qkv_bias``, ``out_bias``)."""
         super().__init__()
         self.q_norm = nn.LayerNorm(num_q_input_channels)
         self.kv_norm = nn.LayerNorm(num_kv_input_channels)
-        self.attention = MultiHeadAttention(
-            num_heads=num_heads,
-            num_q_input_channels=num_q_input_channels,
-            num_kv_input_channels=num_kv_input_channels,
-            num_qk_channels=num_qk_channels,
-            num_v_channels=num_v_channels,
-            max_heads_parallel=max_heads_parallel,
-            causal_attention=causal_attention,
-            dropout=dropout,
-            qkv_bias=qkv_bias,
-            out_bias=out_bias,
-        )
+        self.attention = MultiHeadAttention(num_heads, num_q_input_channels, num_kv_input_channels, **kwargs)
 
     def forward(
         self,
@@ -384,9 +212,9 @@ class CrossAttention(nn.Module):
         elif isinstance(x_kv, SplitInput):
             projections = (self.attention.k_proj, self.attention.v_proj)
             if kv_cache is None and can_project_split(self.kv_norm, projections, x_kv):
-                # keys and values come out with head dims padded to multiples of 8, as the flash kernel prefers
-                num_heads = self.attention.num_heads
-                projected_kv = tuple(split_norm_project(x_kv, self.kv_norm, projections, num_heads, multiple=8))
+                # keys and values come out with head dims padded as the fused kernels prefer (no copy)
+                num_heads, multiple = self.attention.num_heads, attention_policy().head_dim_multiple
+                projected_kv = tuple(split_norm_project(x_kv, self.kv_norm, projections, num_heads, multiple))
                 x_kv = None
             else:
                 x_kv = self.kv_norm(x_kv.materialize())
@@ -404,33 +232,11 @@ class CrossAttention(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    def __init__(
-        self,
-        num_heads: int,
-        num_channels: int,
-        num_qk_channels: int | None = None,
-        num_v_channels: int | None = None,
-        max_heads_parallel: int | None = None,
-        causal_attention: bool = False,
-        dropout: float = 0.0,
-        qkv_bias: bool = True,
-        out_bias: bool = True,
-    ):
-        """Pre-layer-norm self-attention."""
+    def __init__(self, num_heads: int, num_channels: int, **kwargs):
+        """Pre-layer-norm self-attention; ``kwargs`` are those of :class:`MultiHeadAttention`."""
         super().__init__()
         self.norm = nn.LayerNorm(num_channels)
-        self.attention = MultiHeadAttention(
-            num_heads=num_heads,
-            num_q_input_channels=num_channels,
-            num_kv_input_channels=num_channels,
-            num_qk_channels=num_qk_channels,
-            num_v_channels=num_v_channels,
-            max_heads_parallel=max_heads_parallel,
-            causal_attention=causal_attention,
-            dropout=dropout,
-            qkv_bias=qkv_bias,
-            out_bias=out_bias,
-        )
+        self.attention = MultiHeadAttention(num_heads, num_channels, num_channels, **kwargs)
 
     def forward(
         self,

@@ -10,7 +10,13 @@ from perceiver.model.core.config import CausalSequenceModelConfig
 from perceiver.model.core.kv_cache import KVCache, LayerCache, cache_length
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, set_activation_checkpointing
 from perceiver.model.core.position import RotaryPositionEmbedding, positions
-from perceiver.model.core.utils import ModuleOutput, init_parameters, require_positive, require_probability
+from perceiver.model.core.utils import (
+    ModuleOutput,
+    checked_inputs,
+    init_parameters,
+    require_positive,
+    require_probability,
+)
 
 
 class PerceiverAR(nn.Module):
@@ -164,21 +170,21 @@ class PerceiverAR(nn.Module):
         # one embedding for queries and keys where they share the positions: its cos/sin tables are computed once
         rot_k = rot_q if frq_k is frq_pos_enc else RotaryPositionEmbedding(frq_k, right_align=True)
 
-        ca_output = self.cross_attention(
-            x_latent,
-            x_kv_prefix=x_prefix,
-            pad_mask=pad_mask_k,
-            rot_pos_emb_q=rot_q,
-            rot_pos_emb_k=rot_k,
-            kv_cache=None if kv_cache is None else kv_cache[0],
-        )
-
         sa_cache = None if kv_cache is None else kv_cache[1:]
         num_sa_keys = num_latents + (cache_length(sa_cache[0]) if sa_cache else 0)
         pad_mask_sa = None if pad_mask is None else pad_mask[:, seq_len - num_sa_keys :]
-        sa_output = self.self_attention(
-            ca_output.last_hidden_state, pad_mask=pad_mask_sa, rot_pos_emb=rot_q, kv_cache=sa_cache
-        )
+        with checked_inputs():  # token ids and pad mask are checked above
+            ca_output = self.cross_attention(
+                x_latent,
+                x_kv_prefix=x_prefix,
+                pad_mask=pad_mask_k,
+                rot_pos_emb_q=rot_q,
+                rot_pos_emb_k=rot_k,
+                kv_cache=None if kv_cache is None else kv_cache[0],
+            )
+            sa_output = self.self_attention(
+                ca_output.last_hidden_state, pad_mask=pad_mask_sa, rot_pos_emb=rot_q, kv_cache=sa_cache
+            )
         kv_cache = None if kv_cache is None else [ca_output.kv_cache] + sa_output.kv_cache
         return ModuleOutput(last_hidden_state=sa_output.last_hidden_state, kv_cache=kv_cache)
 

@@ -4,9 +4,10 @@ import torch
 import torch.nn as nn
 
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider, TrainableQueryProvider
+from perceiver.model.core.attention import check_features, check_pad_mask
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, set_activation_checkpointing
 from perceiver.model.core.split_input import SplitInput
-from perceiver.model.core.utils import init_parameters, require_positive, require_probability
+from perceiver.model.core.utils import checked_inputs, init_parameters, require_positive, require_probability
 
 
 class PerceiverEncoder(nn.Module):
@@ -112,6 +113,21 @@ class PerceiverEncoder(nn.Module):
             x_adapted = self.input_adapter(x, split=True, **kwargs)
         else:
             x_adapted = self.input_adapter(x, **kwargs)
+        channels = self.cross_attn_1.attention_module.kv_norm.normalized_shape[0]
+        if isinstance(x_adapted, SplitInput):
+            if x_adapted.shape[-1] != channels:
+                raise ValueError(f"adapted input must have {channels} channels, got shape {tuple(x_adapted.shape)}")
+        else:
+            check_features("adapted input", x_adapted, channels)
+        if pad_mask is not None:
+            check_pad_mask(pad_mask, x_adapted.shape[0], x_adapted.shape[1])
+        with checked_inputs():
+            x_latent = self._encode(x_adapted, pad_mask)
+        if return_adapted_input:
+            return x_latent, x_adapted.materialize() if isinstance(x_adapted, SplitInput) else x_adapted
+        return x_latent
+
+    def _encode(self, x_adapted: torch.Tensor | SplitInput, pad_mask: torch.Tensor | None) -> torch.Tensor:
         x_latent = self.latent_provider().expand(x_adapted.shape[0], -1, -1)
 
         cross_attn_n = self.cross_attn_n if self.extra_cross_attention_layer else self.cross_attn_1
@@ -123,9 +139,6 @@ class PerceiverEncoder(nn.Module):
             if i < self.num_cross_attention_layers:
                 x_latent = cross_attn_n(x_latent, x_adapted, pad_mask=pad_mask).last_hidden_state
             x_latent = self_attn_n(x_latent).last_hidden_state
-
-        if return_adapted_input:
-            return x_latent, x_adapted.materialize() if isinstance(x_adapted, SplitInput) else x_adapted
         return x_latent
 
 
@@ -166,12 +179,34 @@ class PerceiverDecoder(nn.Module):
         if isinstance(output_query_provider, TrainableQueryProvider):
             output_query_provider._init_parameters(init_scale)
 
-    def forward(self, x_latent: torch.Tensor, x_adapted: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
-        """``kwargs`` go to the output adapter (e.g. ``txt_embedding`` for tied token outputs)."""
+    def forward(
+        self,
+        x_latent: torch.Tensor,
+        x_adapted: torch.Tensor | None = None,
+        query_positions: slice | torch.Tensor | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
+        """
+        :param x_adapted: the adapted encoder input, for query providers that build queries from it.
+        :param query_positions: decode only these output queries (a slice, ``(k,)`` indices, or ``(b, k)`` indices
+            per example); output queries attend to the latents independently of each other, so this equals
+            decoding all of them and selecting the outputs.
+        :param kwargs: go to the output adapter (e.g. ``txt_embedding`` for tied token outputs).
+        """
+        b = x_latent.shape[0]
+        check_features("x_latent", x_latent, self.cross_attn.attention_module.kv_norm.normalized_shape[0])
         output_query = self.output_query_provider(x_adapted)
-        if output_query.shape[0] != x_latent.shape[0]:
-            output_query = output_query.expand(x_latent.shape[0], -1, -1)
-        output = self.cross_attn(output_query, x_latent).last_hidden_state
+        if isinstance(query_positions, torch.Tensor) and query_positions.dim() == 2:
+            output_query = output_query.expand(b, -1, -1).gather(
+                1, query_positions.unsqueeze(-1).expand(-1, -1, output_query.shape[-1])
+            )
+        elif query_positions is not None:
+            output_query = output_query[:, query_positions]
+        if output_query.shape[0] != b:
+            output_query = output_query.expand(b, -1, -1)
+        check_features("output query", output_query, self.output_query_provider.num_query_channels, batch_size=b)
+        with checked_inputs():
+            output = self.cross_attn(output_query, x_latent).last_hidden_state
         return self.output_adapter(output, **kwargs)
 
 

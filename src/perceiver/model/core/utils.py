@@ -20,6 +20,28 @@ class ModuleOutput(OrderedDict):
         self[name] = value
 
 
+_checked_calls = 0
+
+
+class checked_inputs:
+    """Within this block the inputs of attention layers count as checked: a model entry point that has validated
+    what it was given (shapes, dtypes, pad mask) runs its layers inside it, so that they do not check again. Layers
+    called directly (outside any such block) check their own inputs."""
+
+    def __enter__(self) -> None:
+        global _checked_calls
+        _checked_calls += 1
+
+    def __exit__(self, *exc) -> None:
+        global _checked_calls
+        _checked_calls -= 1
+
+
+def inputs_checked() -> bool:
+    """Whether a model entry point has checked the inputs (see :class:`checked_inputs`)."""
+    return _checked_calls > 0
+
+
 def init_parameters(module: nn.Module, init_scale: float) -> None:
     """Linear and Embedding weights ~ N(0, init_scale), biases zero; LayerNorms keep their defaults."""
     if isinstance(init_scale, bool) or not isinstance(init_scale, int | float) or not init_scale >= 0.0:

@@ -89,12 +89,9 @@ class MaskedLanguageModel(PerceiverIO):
         :return: logits ``(b, n, vocab_size)``.
         """
         check_text_input(x_masked, pad_mask, self.config.encoder.vocab_size, self.max_seq_len, name="x_masked")
-        b, n = x_masked.shape
         x_latent = self.encoder(x_masked, pad_mask=pad_mask)
-        # Output queries are independent of each other, so decoding only the first n of them is exact and equals
-        # decoding all max_seq_len queries and cropping the logits to the input length.
-        query = self.decoder.output_query_provider()[:, :n].expand(b, -1, -1)
-        return self._decode(query, x_latent)
+        # decoding the first n output queries equals decoding all max_seq_len and cropping to the input length
+        return self.decoder(x_latent, query_positions=slice(0, x_masked.shape[1]), **self._output_adapter_kwargs())
 
     def loss(self, x_masked: torch.Tensor, labels: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The masked-LM cross-entropy over the positions whose label is not ``-100``, decoding only those.
@@ -117,15 +114,13 @@ class MaskedLanguageModel(PerceiverIO):
         )
 
         x_latent = self.encoder(x_masked, pad_mask=pad_mask)
-        query = self.decoder.output_query_provider()[0][positions]
-        logits = self._decode(query, x_latent)
+        logits = self.decoder(x_latent, query_positions=positions, **self._output_adapter_kwargs())
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
 
-    def _decode(self, query: torch.Tensor, x_latent: torch.Tensor) -> torch.Tensor:
-        x_out = self.decoder.cross_attn(query, x_latent).last_hidden_state
+    def _output_adapter_kwargs(self) -> dict:
         if isinstance(self.decoder.output_adapter, TiedTokenOutputAdapter):
-            return self.decoder.output_adapter(x_out, txt_embedding=self.encoder.input_adapter.txt_embedding)
-        return self.decoder.output_adapter(x_out)
+            return {"txt_embedding": self.encoder.input_adapter.txt_embedding}
+        return {}
 
 
 # Name of perceiver-io 0.11.
