@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 
 from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
+from perceiver.model.core.config_dict import dataclass_from_dict
 
 IGNORE_INDEX = -100
 
@@ -34,8 +35,6 @@ def as_dataclass(value: Any, cls: type, name: str) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     if isinstance(value, dict):
-        from perceiver.model.core.huggingface import dataclass_from_dict
-
         return dataclass_from_dict(cls, value)
     raise TypeError(f"{name} must be a {cls.__name__} or a dict of its fields, got {type(value).__name__}")
 
