@@ -2,7 +2,8 @@
 training, caches the result on disk and serves ``(labels, input_ids, pad_mask)`` batches.
 
 A subclass supplies the source by implementing ``load_source_dataset()`` (a ``DatasetDict`` with ``train`` and
-``valid`` splits that have a ``text`` column, and a ``label`` column for clf).
+``valid`` splits, optionally a ``test`` split, that have a ``text`` column, and a ``label`` column of class indices
+for clf).
 """
 
 import hashlib
@@ -25,6 +26,7 @@ from perceiver.data.text.collator import (
     WordMaskingCollator,
 )
 from perceiver.data.text.dataset import CLMDataset, RandomShiftDataset
+from perceiver.data.text.special_tokens import serving_tokenizer
 from perceiver.data.text.utils import describe, load_tokenizer, tokenize_with_word_ids, vocab_size
 from perceiver.model.core.utils import check_loader_args, require_optional_positive
 
@@ -140,6 +142,7 @@ class TextDataModule(pl.LightningDataModule):
 
         self.ds_train: Any = None
         self.ds_valid: Any = None
+        self.ds_test: Any = None
 
     def _sanitize_hparams(self, tokenizer: Any) -> None:
         # Keep hparams (saved into checkpoints) to plain values: no tokenizer object, the task by name.
@@ -158,6 +161,11 @@ class TextDataModule(pl.LightningDataModule):
     @property
     def max_seq_len(self) -> int:
         return self.hparams.max_seq_len
+
+    @property
+    def label_names(self) -> list[str] | None:
+        """clf: the name of each class (``label_names[i]`` of class ``i``), where the source names them."""
+        return None
 
     @property
     def valid_batch_size(self) -> int:
@@ -195,7 +203,8 @@ class TextDataModule(pl.LightningDataModule):
     # ---- source and preprocessing ----
 
     def load_source_dataset(self) -> DatasetDict:
-        """The raw texts: a ``DatasetDict`` with ``train`` and ``valid`` splits and a ``text`` column."""
+        """The raw texts: a ``DatasetDict`` with ``train``, ``valid`` and optionally ``test`` splits and a ``text``
+        column."""
         raise NotImplementedError
 
     def prepare_data(self) -> None:
@@ -212,10 +221,11 @@ class TextDataModule(pl.LightningDataModule):
         tmp_dir.rename(self.preproc_dir)
 
     def _check_source(self, source: DatasetDict) -> None:
-        if not isinstance(source, DatasetDict) or set(source) != {"train", "valid"}:
+        if not isinstance(source, DatasetDict) or set(source) not in ({"train", "valid"}, {"train", "valid", "test"}):
             found = sorted(source) if isinstance(source, dict) else type(source).__name__
             raise ValueError(
-                f"load_source_dataset() must return a DatasetDict with splits train and valid, got {found}"
+                f"load_source_dataset() must return a DatasetDict with splits train and valid (and optionally test), "
+                f"got {found}"
             )
         for split, ds in source.items():
             if "text" not in ds.column_names:
@@ -255,8 +265,15 @@ class TextDataModule(pl.LightningDataModule):
                 )
             )
         else:
+            # whole texts: they are cut into training sequences after tokenization
             result = dict(
-                self.tokenizer(texts, add_special_tokens=add_special_tokens, return_attention_mask=False, verbose=False)
+                self.tokenizer(
+                    texts,
+                    add_special_tokens=add_special_tokens,
+                    truncation=False,
+                    return_attention_mask=False,
+                    verbose=False,
+                )
             )
         if self.hparams.add_eos_token:
             eos = self.tokenizer.eos_token_id
@@ -314,6 +331,8 @@ class TextDataModule(pl.LightningDataModule):
         dataset = load_from_disk(str(self.preproc_dir))
         self.ds_train = self._wrap(dataset["train"], self.hparams.random_train_shift)
         self.ds_valid = self._wrap(dataset["valid"], self.hparams.random_valid_shift)
+        if "test" in dataset:
+            self.ds_test = self._wrap(dataset["test"], self.hparams.random_valid_shift)
 
     def _wrap(self, dataset: Dataset, random_shift: bool) -> Any:
         if random_shift:
@@ -353,8 +372,24 @@ class TextDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.ds_valid, self.valid_batch_size, shuffle=False, train=False)
 
+    def test_dataloader(self) -> DataLoader:
+        if self.ds_test is None and self.ds_valid is not None:
+            raise ValueError(f"{type(self).__name__} has no test split{self.test_split_hint()}")
+        return self._loader(self.ds_test, self.valid_batch_size, shuffle=False, train=False)
+
+    def test_split_hint(self) -> str:
+        """How to give this module a test split (appended to the error of a missing one)."""
+        return ""
+
+    def serving_tokenizer(self) -> Any:
+        """The tokenizer to save with a model trained on this data: ``tokenizer(text)`` adds the special tokens of
+        this module's task and options (see :mod:`perceiver.data.text.special_tokens`), and truncates to
+        ``max_seq_len``."""
+        h = self.hparams
+        return serving_tokenizer(self.tokenizer, self.task.name, h.add_special_tokens, h.add_eos_token, self.max_seq_len)
+
     def text_preprocessor(self) -> Any:
-        """A ``TextPreprocessor`` with this module's tokenizer and settings (for sample filling and inference)."""
+        """A ``TextPreprocessor`` that tokenizes like the saved model's tokenizer (for sample filling and inference)."""
         from perceiver.data.text.preprocessor import TextPreprocessor
 
-        return TextPreprocessor(self.tokenizer, self.max_seq_len, self.hparams.add_special_tokens)
+        return TextPreprocessor(self.serving_tokenizer(), self.max_seq_len, add_special_tokens=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, load_dataset
 
-from perceiver.data.text.common import TextDataModule, train_valid_split
+from perceiver.data.text.common import Task, TextDataModule, train_valid_split
 
 FORMATS = {".txt": "text", ".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
@@ -49,10 +49,49 @@ def read_text_files(files: list[str]) -> Dataset:
     return Dataset.from_dict({"text": paragraphs})
 
 
+def class_names(labels: list[Any], files: list[str]) -> list[str] | None:
+    """The classes of a label column: ``None`` for class indices (ints, or floats with integer values), else the
+    sorted distinct values as strings (``"negative"``, ``"positive"``), each class index the position of its name."""
+    missing = [i for i, label in enumerate(labels) if label is None or (isinstance(label, float) and label != label)]
+    if missing:
+        raise ValueError(f"the label column of {files} has no label in {len(missing)} rows (first: row {missing[0]})")
+    if all(isinstance(label, int) and not isinstance(label, bool) for label in labels):
+        negative = [label for label in labels if label < 0]
+        if negative:
+            raise ValueError(f"class indices in the label column must be >= 0, got {negative[0]} in {files}")
+        return None
+    if all(isinstance(label, float) and label.is_integer() and label >= 0 for label in labels):
+        return None
+    return sorted({str(label) for label in labels})
+
+
+def hold_out(dataset: Dataset, size: float | int, shuffle: bool) -> tuple[Dataset, Dataset]:
+    """``(rest, held_out)``: ``size`` examples (a fraction or a count) of ``dataset``, its tail or a seeded random
+    choice."""
+    split = train_valid_split(dataset, size, shuffle=shuffle)
+    return split["train"], split["valid"]
+
+
+def _with_labels(dataset: Dataset, labels: list[int]) -> Dataset:
+    return dataset.remove_columns("label").add_column("label", labels)
+
+
+def _check_size(name: str, size: float | int | None) -> None:
+    if size is None:
+        return
+    if isinstance(size, bool) or not (0 < size < 1 or (isinstance(size, int) and size >= 1)):
+        raise ValueError(f"{name} must be a fraction in (0, 1) or a count >= 1, got {size!r}")
+
+
 class LocalTextDataModule(TextDataModule):
     """Texts from local files. Plain text files are split into paragraphs; json/jsonl, csv and parquet files need
-    a text column (and a label column for task clf). Without ``valid_files`` the last ``valid_size`` of the
-    training examples (a fraction or a count) are held out."""
+    a text column (and a label column for task clf: class indices 0, 1, ... or class names such as ``"positive"``,
+    sorted to give the indices).
+
+    Without ``valid_files``, ``valid_size`` of the training examples (a fraction or a count) are held out for
+    validation; without ``test_files``, ``test_size`` (if given) are held out for testing as well. For mlm and clm
+    the held-out examples are the tail of the files (text the model has not seen, in its order); for clf a seeded
+    random choice (labelled files are often sorted by label)."""
 
     def __init__(
         self,
@@ -62,41 +101,77 @@ class LocalTextDataModule(TextDataModule):
         text_column: str = "text",
         label_column: str = "label",
         num_classes: int | None = None,
+        test_files: list[str] | None = None,
+        test_size: float | None = None,
         dataset_dir: str = ".cache/local-text",
         **kwargs: Any,
     ):
         self.train_files = _as_list(train_files)
         self.valid_files = _as_list(valid_files)
+        self.test_files = _as_list(test_files)
         self.file_format = check_files(self.train_files, "train_files")
-        if self.valid_files and check_files(self.valid_files, "valid_files") != self.file_format:
-            raise ValueError("train_files and valid_files must have the same format")
-        if not (0 < valid_size < 1 or (isinstance(valid_size, int) and valid_size >= 1)):
-            raise ValueError(f"valid_size must be a fraction in (0, 1) or a count >= 1, got {valid_size}")
+        for name, files in (("valid_files", self.valid_files), ("test_files", self.test_files)):
+            if files and check_files(files, name) != self.file_format:
+                raise ValueError(f"train_files and {name} must have the same format")
+        _check_size("valid_size", valid_size)
+        _check_size("test_size", test_size)
+        if test_files and test_size is not None:
+            raise ValueError(f"give test_files or test_size, not both (got test_size={test_size!r})")
         self.valid_size = valid_size
+        self.test_size = test_size
         self.text_column = text_column
         self.label_column = label_column
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)):
+            raise ValueError(f"num_classes must be an int >= 1 or None, got {num_classes!r}")
+        if num_classes is not None and num_classes < 1:
+            raise ValueError(f"num_classes must be an int >= 1 or None, got {num_classes!r}")
         self._num_classes = num_classes
+        self._class_names: list[str] | None = None
+        self._labels_read = False
         super().__init__(dataset_dir=dataset_dir, **kwargs)
+
+    def _read_labels(self) -> None:
+        """Class names (or none, for class indices) and the number of classes, from the training files."""
+        if self._labels_read:
+            return
+        train = self._load(self.train_files)
+        if "label" not in train.column_names:
+            raise ValueError(f"label column {self.label_column!r} not found in {self.train_files}")
+        names = class_names(train["label"], self.train_files)
+        found = len(names) if names is not None else int(max(train["label"])) + 1
+        if self._num_classes is not None and self._num_classes < found:
+            kind = f"{found} class names {names}" if names is not None else f"class indices up to {found - 1}"
+            raise ValueError(f"num_classes={self._num_classes}, but the training files have {kind}")
+        self._class_names = names
+        self._num_classes = self._num_classes or found
+        self._labels_read = True
 
     @property
     def num_classes(self) -> int:
-        """Number of classes (task clf): as given, else 1 + the largest label in the training files."""
+        """Number of classes (task clf): as given, else the number of class names or 1 + the largest class index in
+        the training files."""
         if self._num_classes is None:
-            labels = self._load(self.train_files)
-            if "label" not in labels.column_names:
-                raise ValueError(f"label column {self.label_column!r} not found in {self.train_files}")
-            self._num_classes = int(max(labels["label"])) + 1
+            self._read_labels()
         return self._num_classes
+
+    @property
+    def label_names(self) -> list[str]:
+        """The class names of the label column, or ``"0"``, ``"1"``, ... for class indices."""
+        self._read_labels()
+        if self._class_names is not None:
+            return list(self._class_names) + [str(i) for i in range(len(self._class_names), self._num_classes)]
+        return [str(i) for i in range(self._num_classes)]
 
     def source_key(self) -> str:
         stats = []
-        for file in self.train_files + ["|"] + self.valid_files:
+        for file in self.train_files + ["|"] + self.valid_files + ["|"] + self.test_files:
             if file == "|":
                 stats.append(file)
                 continue
             st = Path(file).stat()
             stats.append(f"{Path(file).resolve()}:{st.st_size}:{st.st_mtime_ns}")
-        return f"{type(self).__name__}({','.join(stats)};{self.valid_size};{self.text_column};{self.label_column})"
+        sizes = f"{self.valid_size};{self.test_size}"
+        return f"{type(self).__name__}({','.join(stats)};{sizes};{self.text_column};{self.label_column})"
 
     def _load(self, files: list[str]) -> Dataset:
         if self.file_format == "text":
@@ -110,14 +185,53 @@ class LocalTextDataModule(TextDataModule):
         ds = ds.rename_columns({k: v for k, v in renames.items() if k != v})
         return ds.select_columns([c for c in ("text", "label") if c in ds.column_names])
 
+    def _load_split(self, files: list[str]) -> Dataset:
+        """Examples of ``files`` with class indices in the ``label`` column (task clf)."""
+        ds = self._load(files)
+        if self.task != Task.clf or "label" not in ds.column_names:
+            return ds
+        self._read_labels()
+        if self._class_names is None:
+            labels = ds["label"]
+            if class_names(labels, files) is not None:
+                raise ValueError(f"the training files have class indices as labels, but {files} has class names")
+            too_large = [int(label) for label in labels if int(label) >= self._num_classes]
+            if too_large:
+                raise ValueError(
+                    f"{files} has class index {too_large[0]}, but num_classes={self._num_classes} (indices 0.."
+                    f"{self._num_classes - 1})"
+                )
+            return _with_labels(ds, [int(label) for label in labels])
+        index = {name: i for i, name in enumerate(self._class_names)}
+        unknown = sorted({str(label) for label in ds["label"]} - set(index))
+        if unknown:
+            raise ValueError(
+                f"{files} has labels {unknown} that the training files do not have (classes: {self._class_names})"
+            )
+        return _with_labels(ds, [index[str(label)] for label in ds["label"]])
+
+    def test_split_hint(self) -> str:
+        return ": give test_files=[...] or test_size=<fraction or count> (held out from train_files)"
+
     def load_source_dataset(self) -> DatasetDict:
-        train = self._load(self.train_files)
+        train = self._load_split(self.train_files)
+        shuffle = self.task == Task.clf
+        splits = {}
+        if self.test_files:
+            splits["test"] = self._load_split(self.test_files)
+        elif self.test_size is not None:
+            train, splits["test"] = self._hold_out(train, self.test_size, shuffle, "test")
         if self.valid_files:
-            return DatasetDict(train=train, valid=self._load(self.valid_files))
+            valid = self._load_split(self.valid_files)
+        else:
+            train, valid = self._hold_out(train, self.valid_size, shuffle, "validation")
+        return DatasetDict(train=train, valid=valid, **splits)
+
+    @staticmethod
+    def _hold_out(train: Dataset, size: float | int, shuffle: bool, split: str) -> tuple[Dataset, Dataset]:
         if len(train) < 2:
-            raise ValueError(f"need at least 2 examples to hold out a validation split, got {len(train)}")
-        # The tail is held out (no shuffling): validation text the model has not seen, in its original order.
-        return train_valid_split(train, self.valid_size, shuffle=False)
+            raise ValueError(f"need at least 2 examples to hold out a {split} split, got {len(train)}")
+        return hold_out(train, size, shuffle)
 
 
 def pydoc_topics() -> dict[str, str]:

@@ -10,6 +10,10 @@ The saved folder records the generic fast tokenizer class, so ``AutoTokenizer.fr
 any process, with or without this package.
 """
 
+import os
+from pathlib import Path
+from typing import Any
+
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
@@ -84,10 +88,35 @@ def perceiver_bytes_tokenizer(model_max_length: int = MODEL_MAX_LENGTH, padding_
     )
 
 
+class TruncatingTokenizer(PreTrainedTokenizerFast):
+    """A fast tokenizer that truncates to ``model_max_length`` unless a call asks otherwise (``truncation=False`` or
+    another ``max_length``), so that pipelines, which call the tokenizer without truncation options, never pass a
+    model more tokens than it has positions. The tokenizer of a ready model folder (see
+    :func:`perceiver.data.text.special_tokens.serving_tokenizer`); the side it cuts is ``truncation_side``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("truncation") is None and kwargs.get("max_length") is None:
+            kwargs["truncation"] = True
+        return super().__call__(*args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        folder = Path(str(pretrained_model_name_or_path))
+        if folder.is_dir() and not (folder / "tokenizer.json").is_file():
+            # AutoTokenizer lands here for a model folder of this package that was saved without a tokenizer
+            raise ValueError(
+                f"{os.fspath(folder)} has no tokenizer (tokenizer.json): the folder holds only a model, e.g. from "
+                "to_hgf_model().save_pretrained(...). Write a ready folder (the CLI's fit does, see docs/inference.md) "
+                "or save the training tokenizer into it: data.serving_tokenizer().save_pretrained(folder)"
+            )
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+
 __all__ = [
     "MASK_TOKEN_ID",
     "PAD_TOKEN_ID",
     "SPECIAL_TOKENS",
+    "TruncatingTokenizer",
     "VOCAB_SIZE",
     "build_bytes_tokenizer",
     "byte_to_unicode",

@@ -83,7 +83,7 @@ def tokenize_with_word_ids(
 ) -> dict[str, list[list[int]]]:
     """Tokenize ``texts`` and return ``input_ids`` and ``word_ids`` (``NO_WORD`` for special tokens and
     whitespace). Needs a fast tokenizer (``word_ids()``) or a byte tokenizer."""
-    encoding = tokenizer(texts, add_special_tokens=add_special_tokens, verbose=False)
+    encoding = tokenizer(texts, add_special_tokens=add_special_tokens, truncation=False, verbose=False)
     if tokenizer.is_fast and hasattr(encoding, "word_ids"):
         word_ids = [[NO_WORD if w is None else w for w in encoding.word_ids(i)] for i in range(len(texts))]
     elif is_byte_tokenizer(tokenizer):
