@@ -9,11 +9,18 @@ import PIL.Image
 import torch
 from torch.utils.data import Dataset
 
+from perceiver.data.vision.image_processor import (
+    PerceiverImageClassifierInputProcessor,
+    normalize_pixels,
+    resize_processor,
+)
+
 
 class ImageTransform:
     """PIL image (or uint8 array) -> float tensor ``(h, w, c)`` (or ``(c, h, w)``), resized to ``image_shape``,
     scaled to [0, 1] and, with ``normalize``, to [-1, 1]. ``random_crop``: pad by this many pixels and crop back at
-    a random offset (training augmentation)."""
+    a random offset (training augmentation). Without augmentation the pixels are those of :meth:`image_processor`,
+    the processor saved with a model trained on them."""
 
     def __init__(
         self,
@@ -30,21 +37,23 @@ class ImageTransform:
         self.normalize = normalize
         self.channels_last = channels_last
         self.random_crop = random_crop
+        # pixels in [0, 1]: the crop pads with black before normalisation
+        self.resize = resize_processor(self.image_shape, normalize=False)
+        self.mean_std = (self.resize.image_mean, self.resize.image_std)
+
+    def image_processor(self) -> PerceiverImageClassifierInputProcessor:
+        """The processor that turns an image into this transform's pixels (without augmentation)."""
+        return resize_processor(self.image_shape, self.normalize, self.channels_last)
 
     def __call__(self, image: Any) -> torch.Tensor:
         if not isinstance(image, PIL.Image.Image):
             image = PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
-        h, w, c = self.image_shape
-        image = image.convert("L" if c == 1 else "RGB")
-        if image.size != (w, h):
-            image = image.resize((w, h), PIL.Image.Resampling.BILINEAR)
-        x = np.asarray(image, dtype=np.float32) / 255.0
-        x = x.reshape(h, w, c)
+        x = self.resize(image)["pixel_values"][0]
         if self.random_crop:
             x = random_crop(x, self.random_crop)
-        t = torch.from_numpy(np.ascontiguousarray(x))
         if self.normalize:
-            t = (t - 0.5) / 0.5
+            x = normalize_pixels(x, *self.mean_std)
+        t = torch.from_numpy(np.ascontiguousarray(x))
         return t if self.channels_last else t.permute(2, 0, 1)
 
 

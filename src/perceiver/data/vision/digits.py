@@ -82,8 +82,19 @@ class DigitsDataModule(pl.LightningDataModule):
         return 10
 
     @property
+    def label_names(self) -> list[str]:
+        return [str(digit) for digit in range(10)]
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         return (8, 8, 1) if self.hparams.channels_last else (1, 8, 8)
+
+    def image_processor(self) -> Any:
+        """A processor for grey digit images (resized to 8x8, [0, 1] or [-1, 1]); the bundled digits have 17 grey
+        levels, an image of them scaled to 0..255 gives the training pixels up to rounding."""
+        from perceiver.data.vision.image_processor import resize_processor
+
+        return resize_processor((8, 8, 1), self.hparams.normalize, self.hparams.channels_last)
 
     def setup(self, stage: str | None = None) -> None:
         from sklearn.model_selection import train_test_split

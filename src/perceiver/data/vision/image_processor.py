@@ -186,12 +186,35 @@ class PerceiverImageClassifierInputProcessor(BaseImageProcessor):
         else:
             pixels = pixels.astype(np.float32)
         if s["do_normalize"]:
-            channels = pixels.shape[-1]
-            mean = _per_channel(s["image_mean"], channels, "image_mean")
-            std = _per_channel(s["image_std"], channels, "image_std")
-            _check_std(std)
-            pixels = (pixels - mean) / std
+            pixels = normalize_pixels(pixels, s["image_mean"], s["image_std"])
         return pixels if s["channels_last"] else np.moveaxis(pixels, -1, 0)
+
+
+def normalize_pixels(pixels: np.ndarray, mean: float | Sequence[float], std: float | Sequence[float]) -> np.ndarray:
+    """``(pixels - mean) / std`` per channel of channels-last ``pixels``."""
+    channels = pixels.shape[-1]
+    mean_values = _per_channel(mean, channels, "image_mean")
+    std_values = _per_channel(std, channels, "image_std")
+    _check_std(std_values)
+    return (pixels - mean_values) / std_values
+
+
+def resize_processor(
+    image_shape: Sequence[int], normalize: bool = True, channels_last: bool = True
+) -> "PerceiverImageClassifierInputProcessor":
+    """The processor of models trained on the image data modules: bilinear resize to ``image_shape``
+    ``(height, width, channels)`` (no crop), grey for one channel, [0, 1] and, with ``normalize``, [-1, 1]."""
+    height, width, channels = image_shape
+    return PerceiverImageClassifierInputProcessor(
+        do_center_crop=False,
+        size={"height": height, "width": width},
+        resample=int(PIL.Image.Resampling.BILINEAR),
+        do_normalize=normalize,
+        image_mean=0.5,
+        image_std=0.5,
+        channels_last=channels_last,
+        single_channel=channels == 1,
+    )
 
 
 def _as_list(value: float | Sequence[float]) -> list[float]:

@@ -50,8 +50,16 @@ class MNISTDataModule(pl.LightningDataModule):
         return 10
 
     @property
+    def label_names(self) -> list[str]:
+        return [str(digit) for digit in range(10)]
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         return (28, 28, 1) if self.hparams.channels_last else (1, 28, 28)
+
+    def image_processor(self) -> Any:
+        """The processor that turns a digit image into the pixels validation sees (saved with a trained model)."""
+        return ImageTransform((28, 28, 1), self.hparams.normalize, self.hparams.channels_last).image_processor()
 
     def load_source_dataset(self) -> Any:
         from datasets import load_dataset
