@@ -116,6 +116,15 @@ def serving_tokenizer(
     )
 
 
+def generation_token_ids(tokenizer: PreTrainedTokenizerBase, add_eos_token: bool) -> dict[str, int | None]:
+    """``generate`` settings of a causal model trained with ``tokenizer``: its pad id, and its EOS id as the end of
+    generation if training put EOS after each text (else ``None``: nothing learned to end a text)."""
+    return {
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id if add_eos_token else None,
+    }
+
+
 def _fast_backend(tokenizer: PreTrainedTokenizerBase) -> Tokenizer:
     """A copy of the ``tokenizers`` object behind ``tokenizer`` (its template is replaced, the original kept)."""
     if tokenizer.is_fast:
@@ -142,6 +151,7 @@ __all__ = [
     "TASK_CONVENTIONS",
     "TaskConvention",
     "TextSpecialTokens",
+    "generation_token_ids",
     "inference_special_tokens",
     "serving_tokenizer",
     "task_convention",

@@ -125,8 +125,84 @@ def check_pretrained_folder(path: str | os.PathLike) -> None:
             check_safetensors_file(file)
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Lightning checkpoints of the task modules, read without Lightning
+# ---------------------------------------------------------------------------------------------------------------------
+
+STATE_DICT_PREFIX = "model."
+
+
+def read_lightning_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The contents of a Lightning checkpoint (a local file or an http(s) URL): at least ``state_dict`` and
+    ``hyper_parameters`` (the module's constructor arguments)."""
+    from collections.abc import Mapping
+
+    name = str(path)
+    # Lightning checkpoints pickle their hyper-parameters, hence weights_only=False: load trusted files only.
+    if name.startswith(("http://", "https://")):
+        ckpt = torch.hub.load_state_dict_from_url(name, map_location="cpu", weights_only=False)
+    else:
+        ckpt = load_checkpoint_file(name, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise ValueError(f"{name} is not a Lightning checkpoint (needs 'state_dict' and 'hyper_parameters')")
+    return dict(ckpt)
+
+
+def backend_state_dict(ckpt: dict[str, Any], path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The backend weights of a task module's checkpoint (its ``model.`` entries, without the prefix)."""
+    state_dict = {
+        k[len(STATE_DICT_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(STATE_DICT_PREFIX)
+    }
+    if not state_dict:
+        raise ValueError(f"{path}: no weights with prefix {STATE_DICT_PREFIX!r} in the checkpoint's state_dict")
+    return state_dict
+
+
+def _as_dict(value: Any, name: str) -> dict[str, Any]:
+    import dataclasses
+    from collections.abc import Mapping
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "as_dict"):  # jsonargparse Namespace
+        return value.as_dict()
+    raise ValueError(f"checkpoint hyper_parameters[{name!r}] must be a config or a dict, got {type(value).__name__}")
+
+
+def perceiver_io_checkpoint_config(
+    ckpt: dict[str, Any], path: str | os.PathLike, encoder_cls: type, decoder_cls: type
+) -> Any:
+    """The backend config (a ``PerceiverIOConfig``) of a checkpoint of a Perceiver IO task module."""
+    import dataclasses
+
+    from perceiver.model.core.config import PerceiverIOConfig
+    from perceiver.model.core.huggingface import perceiver_io_config_from_dict
+
+    hparams = ckpt["hyper_parameters"]
+    missing = [k for k in ("encoder", "decoder", "num_latents", "num_latent_channels") if k not in hparams]
+    if missing:
+        raise ValueError(f"{path}: hyper_parameters lack {missing}; not a Perceiver IO model checkpoint")
+    data = {f.name: hparams[f.name] for f in dataclasses.fields(PerceiverIOConfig) if f.name in hparams}
+    data["encoder"] = _as_dict(hparams["encoder"], "encoder")
+    data["decoder"] = _as_dict(hparams["decoder"], "decoder")
+    return perceiver_io_config_from_dict(data, encoder_cls, decoder_cls)
+
+
+def datamodule_hparams(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The data module's hyper-parameters saved in a checkpoint (empty if it was trained without one)."""
+    hparams = ckpt.get("datamodule_hyper_parameters")
+    return _as_dict(hparams, "datamodule") if hparams is not None else {}
+
+
 __all__ = [
     "CorruptCheckpointError",
+    "STATE_DICT_PREFIX",
+    "backend_state_dict",
+    "datamodule_hparams",
+    "perceiver_io_checkpoint_config",
+    "read_lightning_checkpoint",
     "atomic_torch_save",
     "atomic_write",
     "check_pretrained_folder",

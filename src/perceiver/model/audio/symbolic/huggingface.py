@@ -11,13 +11,14 @@ from perceiver.data.audio import PAD_TOKEN_ID
 from perceiver.data.audio.midi_processor import decode_midi, encode_midi  # noqa: F401 (perceiver-io 0.11 names)
 from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
 from perceiver.model.audio.symbolic.pipeline import ReturnType, SymbolicAudioPipeline
+from perceiver.model.core.checkpoint import backend_state_dict, read_lightning_checkpoint
+from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.huggingface import (  # noqa: F401 (the output class: a perceiver-io 0.11 name)
     PerceiverCausalSequenceModel,
     PerceiverCausalSequenceModelConfig,
     PerceiverCausalSequenceModelOutput,
 )
 from perceiver.model.core.utils import lazy_exports
-from perceiver.model.text.clm.huggingface import load_checkpoint
 
 __all__ = [
     "PerceiverSymbolicAudioModel",
@@ -46,12 +47,11 @@ class PerceiverSymbolicAudioModel(PerceiverCausalSequenceModel):
     @staticmethod
     def from_checkpoint(ckpt_path: str | Path) -> "PerceiverSymbolicAudioModel":
         """Load a Lightning checkpoint of ``LitSymbolicAudioModel`` (a local file or an http(s) URL)."""
-        # The checkpoint layout (hyper-parameters = config fields, weights under "model.") is the one of all
-        # Perceiver AR Lightning modules, so the causal LM's reader serves here too.
-        config, state_dict = load_checkpoint(ckpt_path)
-        config = SymbolicAudioModelConfig.create(**vars(config))
+        # hyper-parameters: the config fields; weights under "model." (the layout of all Perceiver AR modules)
+        ckpt = read_lightning_checkpoint(ckpt_path)
+        config = SymbolicAudioModelConfig.create(**dict(ckpt["hyper_parameters"]))
         model = PerceiverSymbolicAudioModel(PerceiverSymbolicAudioModelConfig(config))
-        model.backend_model.load_state_dict(state_dict)
+        model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
         return model
 
 
@@ -68,7 +68,8 @@ def convert_checkpoint(save_dir: str | Path, ckpt_url: str | Path, **kwargs: Any
     :param kwargs: passed to ``save_pretrained`` (e.g. ``push_to_hub=True``).
     """
     model = PerceiverSymbolicAudioModel.from_checkpoint(ckpt_url)
-    model.save_pretrained(save_dir, **kwargs)
+    model.generation_config.pad_token_id = PAD_TOKEN_ID
+    save_model_folder(save_dir, model, **kwargs)
     return model
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedTokenizerBase
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from perceiver.model.core.config import ClassificationDecoderConfig
@@ -18,7 +18,10 @@ from perceiver.model.core.huggingface import (
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
 from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
+from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
+from perceiver.model.core.folder import save_model_folder
+from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
+from perceiver.model.text.common.huggingface import register_text_tokenizer
 
 
 class MissingLabels(dict):
@@ -86,9 +89,12 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
     @staticmethod
     def from_checkpoint(ckpt_path: str | Path) -> "PerceiverTextClassifier":
         """Load a Lightning checkpoint of the text classifier (``LitTextClassifier``)."""
-        backend_config, state_dict = load_perceiver_io_checkpoint(
-            ckpt_path, TextEncoderConfig, ClassificationDecoderConfig
-        )
+        return PerceiverTextClassifier._from_checkpoint(read_lightning_checkpoint(ckpt_path), ckpt_path)
+
+    @staticmethod
+    def _from_checkpoint(ckpt: dict[str, Any], ckpt_path: str | Path) -> "PerceiverTextClassifier":
+        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, TextEncoderConfig, ClassificationDecoderConfig)
+        state_dict = backend_state_dict(ckpt, ckpt_path)
         config = PerceiverTextClassifierConfig(backend_config)
         config.is_decoder = False
         model = PerceiverTextClassifier(config)
@@ -133,6 +139,7 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
 
 AutoConfig.register(PerceiverTextClassifierConfig.model_type, PerceiverTextClassifierConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(PerceiverTextClassifierConfig, PerceiverTextClassifier, exist_ok=True)
+register_text_tokenizer(PerceiverTextClassifierConfig)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -149,19 +156,13 @@ def convert_checkpoint(
     **kwargs: Any,
 ) -> PerceiverTextClassifier:
     """Convert a Lightning checkpoint of the text classifier into a ``PerceiverTextClassifier`` folder with the
-    tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer) and optional class labels."""
-    tokenizer = tokenizer_name
-    if not isinstance(tokenizer, PreTrainedTokenizerBase):
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, verbose=False)
-    model = PerceiverTextClassifier.from_checkpoint(ckpt_url)
-    if id2label is not None:
-        num_classes = model.backend_model.config.decoder.num_classes
-        if len(id2label) != num_classes:
-            raise ValueError(f"id2label has {len(id2label)} labels but the classifier has num_classes={num_classes}")
-        model.config.id2label = {int(k): v for k, v in id2label.items()}
-        model.config.label2id = label2id if label2id is not None else {v: int(k) for k, v in id2label.items()}
-    tokenizer.save_pretrained(save_dir, **kwargs)
-    model.save_pretrained(save_dir, **kwargs)
+    tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer; saved with the model's ``max_seq_len`` and the
+    special tokens of the checkpoint's training data) and optional class labels."""
+    ckpt = read_lightning_checkpoint(ckpt_url)
+    model = PerceiverTextClassifier._from_checkpoint(ckpt, ckpt_url)
+    max_seq_len = model.backend_model.config.encoder.max_seq_len
+    tokenizer = checkpoint_serving_tokenizer(tokenizer_name, "clf", ckpt, max_seq_len)
+    save_model_folder(save_dir, model, tokenizer, id2label=id2label, label2id=label2id, **kwargs)
     return model
 
 

@@ -1,19 +1,33 @@
 """Hugging Face wrapper of the causal language model: config and model (``generate``, ``text-generation``
 pipeline), Auto-class registration and conversion of Lightning checkpoints of perceiver-io 0.11."""
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM
 
-from perceiver.model.core.checkpoint import load_checkpoint_file
+from perceiver.data.text.special_tokens import generation_token_ids
+from perceiver.model.core.checkpoint import (
+    STATE_DICT_PREFIX,
+    backend_state_dict,
+    datamodule_hparams,
+    read_lightning_checkpoint,
+)
+from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
 from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
+from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
+from perceiver.model.text.common.huggingface import register_text_tokenizer
 
-STATE_DICT_PREFIX = "model."
+__all__ = [
+    "PerceiverCausalLanguageModel",
+    "PerceiverCausalLanguageModelConfig",
+    "STATE_DICT_PREFIX",
+    "convert_checkpoint",
+    "load_checkpoint",
+]
 
 
 class PerceiverCausalLanguageModelConfig(PerceiverCausalSequenceModelConfig):
@@ -36,39 +50,41 @@ class PerceiverCausalLanguageModel(PerceiverCausalSequenceModel):
 
 AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig, exist_ok=True)
 AutoModelForCausalLM.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel, exist_ok=True)
+register_text_tokenizer(PerceiverCausalLanguageModelConfig)
 
 
 def load_checkpoint(ckpt_path: str | Path) -> tuple[CausalLanguageModelConfig, dict[str, torch.Tensor]]:
     """Backend config (from the hyper-parameters) and backend state dict (keys without ``model.``) of a Lightning
     checkpoint. Only the checkpoint's data is read: no Lightning module is imported or built."""
-    path = str(ckpt_path)
-    # Lightning checkpoints pickle their hyper-parameters, hence weights_only=False: load trusted files only.
-    if path.startswith(("http://", "https://")):
-        ckpt = torch.hub.load_state_dict_from_url(path, map_location="cpu", weights_only=False)
-    else:
-        ckpt = load_checkpoint_file(path, map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise ValueError(f"{path} is not a Lightning checkpoint (needs 'state_dict' and 'hyper_parameters')")
+    return _checkpoint_config_and_weights(read_lightning_checkpoint(ckpt_path), ckpt_path)
+
+
+def _checkpoint_config_and_weights(
+    ckpt: dict[str, Any], ckpt_path: str | Path
+) -> tuple[CausalLanguageModelConfig, dict[str, torch.Tensor]]:
     config = CausalLanguageModelConfig.create(**dict(ckpt["hyper_parameters"]))
-    state_dict = {
-        k[len(STATE_DICT_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(STATE_DICT_PREFIX)
-    }
-    if not state_dict:
-        raise ValueError(f"{path}: no weights with prefix {STATE_DICT_PREFIX!r} in the checkpoint's state_dict")
-    return config, state_dict
+    return config, backend_state_dict(ckpt, ckpt_path)
 
 
 def convert_checkpoint(save_dir: str | Path, ckpt_url: str | Path, tokenizer_name: str | None = None, **kwargs: Any):
     """Convert a Lightning checkpoint into a Hugging Face folder ``save_dir``, with the tokenizer ``tokenizer_name``
-    (a hub id or a local folder) saved to pad on the left, as generation needs.
+    (a hub id, a local folder or a tokenizer) saved as generation needs: padding on the left, the model's
+    ``max_seq_len`` (longer prompts keep their end) and the special tokens of the checkpoint's training data before
+    a prompt, none after it (see :mod:`perceiver.data.text.special_tokens`).
 
     :param kwargs: passed to ``save_pretrained`` (e.g. ``push_to_hub=True``).
     """
-    model = PerceiverCausalLanguageModel.from_checkpoint(ckpt_url)
-    model.save_pretrained(save_dir, **kwargs)
+    ckpt = read_lightning_checkpoint(ckpt_url)
+    config, state_dict = _checkpoint_config_and_weights(ckpt, ckpt_url)
+    model = PerceiverCausalLanguageModel(PerceiverCausalLanguageModelConfig(config))
+    model.backend_model.load_state_dict(state_dict)
+    tokenizer = None
     if tokenizer_name is not None:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, padding_side="left")
-        tokenizer.save_pretrained(save_dir, **kwargs)
+        tokenizer = checkpoint_serving_tokenizer(tokenizer_name, "clm", ckpt, config.max_seq_len)
+        add_eos_token = bool(datamodule_hparams(ckpt).get("add_eos_token"))
+        for name, value in generation_token_ids(tokenizer, add_eos_token).items():
+            setattr(model.generation_config, name, value)
+    save_model_folder(save_dir, model, tokenizer, **kwargs)
     return model
 
 

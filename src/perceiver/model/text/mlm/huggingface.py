@@ -19,8 +19,10 @@ from perceiver.model.core.huggingface import (
 from perceiver.model.core.perceiver_io import PerceiverDecoder
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
-from perceiver.model.text.common.huggingface import copy_text_encoder_params
+from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
+from perceiver.model.core.folder import save_model_folder
+from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
+from perceiver.model.text.common.huggingface import copy_text_encoder_params, register_text_tokenizer
 from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguageModelConfig, TextDecoderConfig
 
 
@@ -57,7 +59,12 @@ class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
     @staticmethod
     def from_checkpoint(ckpt_path: str | Path) -> "PerceiverMaskedLanguageModel":
         """Load a Lightning checkpoint of the masked language model (``LitMaskedLanguageModel``)."""
-        backend_config, state_dict = load_perceiver_io_checkpoint(ckpt_path, TextEncoderConfig, TextDecoderConfig)
+        return PerceiverMaskedLanguageModel._from_checkpoint(read_lightning_checkpoint(ckpt_path), ckpt_path)
+
+    @staticmethod
+    def _from_checkpoint(ckpt: dict[str, Any], ckpt_path: str | Path) -> "PerceiverMaskedLanguageModel":
+        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, TextEncoderConfig, TextDecoderConfig)
+        state_dict = backend_state_dict(ckpt, ckpt_path)
         config = PerceiverMaskedLanguageModelConfig(backend_config)
         config.is_decoder = False
         model = PerceiverMaskedLanguageModel(config)
@@ -107,6 +114,7 @@ def _pad_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> t
 
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig, exist_ok=True)
 AutoModelForMaskedLM.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel, exist_ok=True)
+register_text_tokenizer(PerceiverMaskedLanguageModelConfig)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -207,6 +215,7 @@ def convert_model(
             tokenizer = perceiver_bytes_tokenizer(model_max_length=src_model.config.max_position_embeddings)
         else:
             tokenizer = AutoTokenizer.from_pretrained(source_repo_id)
+            tokenizer.model_max_length = src_model.config.max_position_embeddings
     tokenizer.save_pretrained(save_dir, **kwargs)
     model.save_pretrained(save_dir, **kwargs)
     return model
@@ -216,13 +225,13 @@ def convert_checkpoint(
     save_dir: str | Path, ckpt_url: str | Path, tokenizer_name: str | PreTrainedTokenizerBase, **kwargs: Any
 ) -> PerceiverMaskedLanguageModel:
     """Convert a Lightning checkpoint of the masked language model into a ``PerceiverMaskedLanguageModel`` folder
-    with the tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer)."""
-    tokenizer = tokenizer_name
-    if not isinstance(tokenizer, PreTrainedTokenizerBase):
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, verbose=False)
-    model = PerceiverMaskedLanguageModel.from_checkpoint(ckpt_url)
-    tokenizer.save_pretrained(save_dir, **kwargs)
-    model.save_pretrained(save_dir, **kwargs)
+    with the tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer), saved with the model's ``max_seq_len``
+    and the special tokens of the checkpoint's training data (see :mod:`perceiver.data.text.special_tokens`)."""
+    ckpt = read_lightning_checkpoint(ckpt_url)
+    model = PerceiverMaskedLanguageModel._from_checkpoint(ckpt, ckpt_url)
+    max_seq_len = model.backend_model.config.encoder.max_seq_len
+    tokenizer = checkpoint_serving_tokenizer(tokenizer_name, "mlm", ckpt, max_seq_len)
+    save_model_folder(save_dir, model, tokenizer, **kwargs)
     return model
 
 

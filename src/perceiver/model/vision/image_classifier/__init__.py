@@ -15,8 +15,10 @@ from perceiver.model.vision.image_classifier.backend import (
 from perceiver.model.vision.image_classifier.huggingface import (
     PerceiverImageClassifier,
     PerceiverImageClassifierConfig,
+    convert_checkpoint,
     convert_config,
     convert_hf_model,
+    convert_mnist_classifier_checkpoint,
     convert_model,
 )
 
@@ -33,8 +35,10 @@ __all__ = [
     "PerceiverImageClassifier",
     "PerceiverImageClassifierConfig",
     "PerceiverImageClassifierInputProcessor",
+    "convert_checkpoint",
     "convert_config",
     "convert_hf_model",
+    "convert_mnist_classifier_checkpoint",
     "convert_model",
 ]
 

@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 import transformers
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
+from transformers.image_processing_utils import BaseImageProcessor
 from transformers.modeling_outputs import ImageClassifierOutput
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
+from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
 from perceiver.model.core.config import ClassificationDecoderConfig
 from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_params: a perceiver-io 0.11 name)
     copy_classification_decoder_params,
@@ -22,6 +24,7 @@ from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_p
     copy_self_attention_block_params,
     hf_encoder_kwargs,
 )
+from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
@@ -107,6 +110,16 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
         if not return_dict:
             return (logits,) if loss is None else (loss, logits)
         return ImageClassifierOutput(loss=loss, logits=logits)
+
+    @staticmethod
+    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverImageClassifier":
+        """Load a Lightning checkpoint of ``LitImageClassifier`` (a local file or an http(s) URL)."""
+        ckpt = read_lightning_checkpoint(ckpt_path)
+        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, ImageEncoderConfig, ClassificationDecoderConfig)
+        backend_config.encoder.image_shape = tuple(backend_config.encoder.image_shape)
+        model = PerceiverImageClassifier(PerceiverImageClassifierConfig(backend_config))
+        model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
+        return model.eval()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -244,6 +257,42 @@ def load_source_processor(
         height, width = image_shape[:2]
         crop_size = {"height": round(height * 256 / 224), "width": round(width * 256 / 224)}
         return PerceiverImageClassifierInputProcessor(size={"height": height, "width": width}, crop_size=crop_size)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Conversion of Lightning checkpoints
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def convert_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    image_processor: Any,
+    id2label: dict[int, str] | None = None,
+    label2id: dict[str, int] | None = None,
+    **kwargs: Any,
+) -> PerceiverImageClassifier:
+    """Convert a Lightning checkpoint of ``LitImageClassifier`` into a ``PerceiverImageClassifier`` folder with
+    ``image_processor`` (a processor, or a folder or hub id to load one from; it must produce the model's channels-last
+    input size) and optional class labels. ``kwargs`` go to ``save_pretrained``."""
+    if isinstance(image_processor, str | Path):
+        image_processor = PerceiverImageClassifierInputProcessor.from_pretrained(str(image_processor))
+    elif not isinstance(image_processor, BaseImageProcessor):
+        raise TypeError(
+            f"image_processor must be an image processor, a folder or a hub id, got {type(image_processor).__name__}"
+        )
+    model = PerceiverImageClassifier.from_checkpoint(ckpt_url)
+    save_model_folder(save_dir, model, image_processor, id2label=id2label, label2id=label2id, **kwargs)
+    return model
+
+
+def convert_mnist_classifier_checkpoint(save_dir: str | Path, ckpt_url: str | Path, **kwargs: Any):
+    """``convert_checkpoint`` of an MNIST classifier (``MNISTDataModule``): grey 28x28 images normalised to
+    [-1, 1], labels ``"0"`` ... ``"9"``."""
+    from perceiver.data.vision.image_processor import resize_processor
+
+    labels = {i: str(i) for i in range(10)}
+    return convert_checkpoint(save_dir, ckpt_url, resize_processor((28, 28, 1)), id2label=labels, **kwargs)
 
 
 AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig, exist_ok=True)
