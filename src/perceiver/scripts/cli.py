@@ -19,6 +19,7 @@ from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
 from torch.optim import Optimizer
 
 from perceiver.scripts.lrs import ConstantWithWarmupLR, CosineWithWarmupLR
+from perceiver.scripts.ready_folder import add_ready_folder_argument, attach_ready_folder
 
 TRAINER_CONFIG = str(Path(__file__).with_name("trainer.yaml"))
 SUBCOMMANDS = ("fit", "validate", "test")
@@ -116,6 +117,14 @@ class CLI(LightningCLI):
             parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [TRAINER_CONFIG])
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         super().__init__(model_class, *args, parser_kwargs=parser_kwargs, **kwargs)
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        super().add_arguments_to_parser(parser)
+        add_ready_folder_argument(parser)
+
+    def after_instantiate_classes(self) -> None:
+        super().after_instantiate_classes()
+        attach_ready_folder(self.trainer, self.subcommand, self._get(self.config_init, "ready_folder"))
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         trainer_config = self._get(self.config_init, "trainer", default={})

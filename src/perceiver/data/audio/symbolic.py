@@ -153,6 +153,10 @@ class SymbolicAudioDataModule(pl.LightningDataModule):
     def pad_token_id(self) -> int:
         return PAD_TOKEN_ID
 
+    def generation_token_ids(self) -> dict[str, int | None]:
+        """The pad and end-of-generation ids of ``generate`` for a model trained on this data (no end token)."""
+        return {"pad_token_id": PAD_TOKEN_ID, "eos_token_id": None}
+
     @property
     def preproc_dir(self) -> Path:
         return self.dataset_dir / "preproc"

@@ -26,7 +26,7 @@ from perceiver.data.text.collator import (
     WordMaskingCollator,
 )
 from perceiver.data.text.dataset import CLMDataset, RandomShiftDataset
-from perceiver.data.text.special_tokens import serving_tokenizer
+from perceiver.data.text.special_tokens import generation_token_ids, serving_tokenizer
 from perceiver.data.text.utils import describe, load_tokenizer, tokenize_with_word_ids, vocab_size
 from perceiver.model.core.utils import check_loader_args, require_optional_positive
 
@@ -387,6 +387,10 @@ class TextDataModule(pl.LightningDataModule):
         ``max_seq_len``."""
         h = self.hparams
         return serving_tokenizer(self.tokenizer, self.task.name, h.add_special_tokens, h.add_eos_token, self.max_seq_len)
+
+    def generation_token_ids(self) -> dict[str, int | None]:
+        """clm: the pad and end-of-generation ids of ``generate`` for a model trained on this data."""
+        return generation_token_ids(self.tokenizer, self.hparams.add_eos_token)
 
     def text_preprocessor(self) -> Any:
         """A ``TextPreprocessor`` that tokenizes like the saved model's tokenizer (for sample filling and inference)."""

@@ -39,13 +39,38 @@ def as_dataclass(value: Any, cls: type, name: str) -> Any:
     raise TypeError(f"{name} must be a {cls.__name__} or a dict of its fields, got {type(value).__name__}")
 
 
+def trained_steps(module: pl.LightningModule) -> tuple[int, str]:
+    """The training step of ``module``'s weights and how to label it: the current step while fitting, else the step
+    of the checkpoint the weights were restored from (``validate``/``test --ckpt_path``), else 0 (weights not
+    trained by Lightning here, e.g. from ``params=`` or a new module)."""
+    trainer = module._trainer
+    if trainer is not None and trainer.state.fn == "fit":
+        return module.global_step, f"step {module.global_step}"
+    step = getattr(module, "checkpoint_global_step", None)
+    if step is not None:
+        return step, f"checkpoint of step {step}"
+    return 0, "weights not from a checkpoint"
+
+
 def log_text(module: pl.LightningModule, tag: str, text: str) -> None:
-    """Log ``text`` to the logger's text panel where it has one (TensorBoard), and to the console."""
+    """Log ``text`` to the logger's text panel where it has one (TensorBoard), and to the console, labelled with the
+    training step of the weights that made it."""
+    step, label = trained_steps(module)
     logger = module.logger
     experiment = getattr(logger, "experiment", None) if logger is not None else None
     if experiment is not None and hasattr(experiment, "add_text"):
-        experiment.add_text(tag, text, module.global_step)
-    rank_zero_info(f"{tag} (step {module.global_step}):\n{text}")
+        experiment.add_text(tag, text, step)
+    rank_zero_info(f"{tag} ({label}):\n{text}")
+
+
+class CheckpointStepMixin:
+    """Remembers the global step of the checkpoint a module's weights come from (``checkpoint_global_step``)."""
+
+    checkpoint_global_step: int | None = None
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.checkpoint_global_step = checkpoint.get("global_step")
 
 
 class ConfigHparamsMixin:
@@ -71,7 +96,7 @@ class CompileBackendMixin:
             model.compile()
 
 
-class LitPerceiverIO(ConfigHparamsMixin, CompileBackendMixin, pl.LightningModule):
+class LitPerceiverIO(ConfigHparamsMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule):
     """Base of Perceiver IO task modules. Subclasses set ``encoder_config_class`` / ``decoder_config_class`` and
     build ``self.model`` from ``self.encoder_config`` / ``self.decoder_config``."""
 
@@ -204,7 +229,7 @@ class LitClassifier(LitPerceiverIO):
         self.log("test_acc", self.test_acc)
 
 
-class LitCausalSequenceModel(CompileBackendMixin, pl.LightningModule):
+class LitCausalSequenceModel(CheckpointStepMixin, CompileBackendMixin, pl.LightningModule):
     """Base of Perceiver AR task modules (causal language model, symbolic audio model).
 
     Batches are ``(labels, input_ids, pad_mask)`` with labels the inputs shifted by one. The last ``max_latents``

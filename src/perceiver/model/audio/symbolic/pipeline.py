@@ -64,6 +64,11 @@ class SymbolicAudioPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = False
 
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        if isinstance(inputs, list | tuple) and len(inputs) == 0:
+            return []  # transformers' Pipeline would index the first input
+        return super().__call__(inputs, **kwargs)
+
     def _sanitize_parameters(
         self,
         max_prompt_length: int | None = None,

@@ -20,6 +20,7 @@ from perceiver.model.text.classifier.backend import TextClassifier, TextClassifi
 from perceiver.model.text.common.backend import TextEncoderConfig
 from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
 from perceiver.model.core.folder import save_model_folder
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
 from perceiver.model.text.common.huggingface import register_text_tokenizer
 
@@ -140,6 +141,7 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
 AutoConfig.register(PerceiverTextClassifierConfig.model_type, PerceiverTextClassifierConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(PerceiverTextClassifierConfig, PerceiverTextClassifier, exist_ok=True)
 register_text_tokenizer(PerceiverTextClassifierConfig)
+serve_empty_batches("text-classification")
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from perceiver.model.core.checkpoint import (
     read_lightning_checkpoint,
 )
 from perceiver.model.core.folder import save_model_folder
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
 from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
@@ -51,6 +52,7 @@ class PerceiverCausalLanguageModel(PerceiverCausalSequenceModel):
 AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig, exist_ok=True)
 AutoModelForCausalLM.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel, exist_ok=True)
 register_text_tokenizer(PerceiverCausalLanguageModelConfig)
+serve_empty_batches("text-generation")
 
 
 def load_checkpoint(ckpt_path: str | Path) -> tuple[CausalLanguageModelConfig, dict[str, torch.Tensor]]:

@@ -69,7 +69,9 @@ class LitCausalLanguageModel(LitCausalSequenceModel):
             index = int(torch.randint(len(ds_valid), ()).item()) if record == -1 else record
             prompts.append(("validation sample", list(ds_valid[index]["input_ids"])))
         if self.hparams.validation_sample_prompt is not None:
-            ids = tokenizer(self.hparams.validation_sample_prompt, add_special_tokens=False)["input_ids"]
+            # tokenized as the saved model's pipeline does (the task's special tokens, see special_tokens.py)
+            prompt_tokenizer = datamodule.serving_tokenizer() if hasattr(datamodule, "serving_tokenizer") else tokenizer
+            ids = prompt_tokenizer(self.hparams.validation_sample_prompt)["input_ids"]
             prompts.append(("prompt sample", ids))
         for tag, ids in prompts:
             if not ids:

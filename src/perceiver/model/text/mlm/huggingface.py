@@ -21,6 +21,7 @@ from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels,
 from perceiver.model.text.common.backend import TextEncoderConfig
 from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
 from perceiver.model.core.folder import save_model_folder
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
 from perceiver.model.text.common.huggingface import copy_text_encoder_params, register_text_tokenizer
 from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguageModelConfig, TextDecoderConfig
@@ -115,6 +116,7 @@ def _pad_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> t
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig, exist_ok=True)
 AutoModelForMaskedLM.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel, exist_ok=True)
 register_text_tokenizer(PerceiverMaskedLanguageModelConfig)
+serve_empty_batches("fill-mask")
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_p
     hf_encoder_kwargs,
 )
 from perceiver.model.core.folder import save_model_folder
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
@@ -301,6 +302,7 @@ AutoModelForImageClassification.register(PerceiverImageClassifierConfig, Perceiv
 AutoImageProcessor.register(
     PerceiverImageClassifierConfig, slow_image_processor_class=PerceiverImageClassifierInputProcessor, exist_ok=True
 )
+serve_empty_batches("image-classification")
 
 
 # perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)

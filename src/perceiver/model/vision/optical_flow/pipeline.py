@@ -18,7 +18,8 @@ class OpticalFlowPipeline(Pipeline):
     """``pipeline("optical-flow", model=...)(pair)`` with ``pair = (frame_1, frame_2)`` returns the flow from
     frame 1 to frame 2, ``(h, w, 2)`` (x, y displacement in pixels), or with ``render=True`` an RGB image
     ``(h, w, 3)``. A list of pairs returns a list. Frames of any size at least the model's window are tiled into
-    overlapping windows; ``micro_batch_size`` windows go through the model at a time."""
+    overlapping windows; ``micro_batch_size`` windows go through the model at a time. ``progress_bar``: show a
+    progress bar over the windows (default: when a pair needs more than one model call and stderr is a terminal)."""
 
     _load_processor = False
     _load_image_processor = False
@@ -39,18 +40,28 @@ class OpticalFlowPipeline(Pipeline):
             if not all(isinstance(p, tuple | list) for p in inputs):
                 raise TypeError("inputs must be a pair of frames (frame_1, frame_2) or a list of such pairs")
             inputs = [tuple(p) for p in inputs]
+            if not inputs:
+                return []
         else:
             raise TypeError(f"inputs must be a pair of frames or a list of pairs, got {type(inputs).__name__}")
         return super().__call__(inputs, **kwargs)
 
     def _sanitize_parameters(
-        self, micro_batch_size: int | None = None, render: bool | None = None, **kwargs: Any
+        self,
+        micro_batch_size: int | None = None,
+        render: bool | None = None,
+        progress_bar: bool | None = None,
+        **kwargs: Any,
     ) -> tuple[dict, dict, dict]:
         forward_params, postprocess_params = {}, {}
         if micro_batch_size is not None:
             if not isinstance(micro_batch_size, int) or micro_batch_size <= 0:
                 raise ValueError(f"micro_batch_size must be a positive int, got {micro_batch_size!r}")
             forward_params["micro_batch_size"] = micro_batch_size
+        if progress_bar is not None:
+            if not isinstance(progress_bar, bool):
+                raise TypeError(f"progress_bar must be a bool or None, got {type(progress_bar).__name__}")
+            forward_params["progress_bar"] = progress_bar
         if render is not None:
             postprocess_params["render"] = render
         return {}, forward_params, postprocess_params
@@ -60,9 +71,21 @@ class OpticalFlowPipeline(Pipeline):
         height, width = self.flow_processor.check_pair(image_pair)[0].shape[:2]
         return {"windows": windows, "image_shape": (height, width)}
 
-    def _forward(self, model_inputs: dict[str, Any], micro_batch_size: int = 1) -> dict[str, Any]:
+    def _forward(
+        self, model_inputs: dict[str, Any], micro_batch_size: int = 1, progress_bar: bool | None = None
+    ) -> dict[str, Any]:
+        from tqdm.auto import tqdm
+
         windows = model_inputs["windows"].to(self.model.dtype)
-        flows = [self.model(inputs=chunk).logits for chunk in windows.split(micro_batch_size)]
+        chunks = windows.split(micro_batch_size)
+        # None: tqdm's own choice (shown on a terminal), for pairs that take more than one model call
+        disable = not progress_bar if progress_bar is not None else (None if len(chunks) > 1 else True)
+        bar = tqdm(total=len(windows), desc="optical flow windows", unit="window", disable=disable)
+        flows = []
+        with bar:
+            for chunk in chunks:
+                flows.append(self.model(inputs=chunk).logits)
+                bar.update(len(chunk))
         return {"flows": torch.cat(flows), "image_shape": model_inputs["image_shape"]}
 
     def postprocess(self, model_outputs: dict[str, Any], render: bool = False) -> np.ndarray:
