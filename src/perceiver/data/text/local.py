@@ -155,8 +155,10 @@ class LocalTextDataModule(TextDataModule):
         return self._num_classes
 
     @property
-    def label_names(self) -> list[str]:
-        """The class names of the label column, or ``"0"``, ``"1"``, ... for class indices."""
+    def label_names(self) -> list[str] | None:
+        """clf: the class names of the label column, or ``"0"``, ``"1"``, ... for class indices."""
+        if self.task != Task.clf:
+            return None
         self._read_labels()
         if self._class_names is not None:
             return list(self._class_names) + [str(i) for i in range(len(self._class_names), self._num_classes)]
