@@ -249,9 +249,10 @@ def test_causal_language_model_from_text_files(tmp_path, caplog):
     generator = pipeline("text-generation", model=str(ready_folder(cli)))
     assert generator.tokenizer.padding_side == "left" and generator.model.generation_config.pad_token_id == 0
     # the validation sample was prompted with the pipeline's tokens: no [CLS]/[SEP] around the prompt
-    assert generator.tokenizer("the model")["input_ids"] == dm.tokenizer("the model", add_special_tokens=False)[
-        "input_ids"
-    ]
+    assert (
+        generator.tokenizer("the model")["input_ids"]
+        == dm.tokenizer("the model", add_special_tokens=False)["input_ids"]
+    )
     assert "prompt sample (step " in caplog.text
 
     tokenizer = dm.tokenizer

@@ -80,6 +80,7 @@ def write_ready_folder(
 def model_card(save_dir: Path, model: Any, datamodule: Any, label_names: list[str] | None, summary: RunSummary) -> str:
     model_type = model.config.model_type
     task, module = PIPELINES.get(model_type, (None, type(model).__module__.rsplit(".", 1)[0]))
+    load = f'model = pipeline("{task}", model="{save_dir}")' if task else f"# {type(model).__name__}.from_pretrained"
     lines = [
         "---",
         "library_name: perceiver",
@@ -96,7 +97,7 @@ def model_card(save_dir: Path, model: Any, datamodule: Any, label_names: list[st
         f"import {module}  # registers the model classes",
         "from transformers import pipeline",
         "",
-        f'model = pipeline("{task}", model="{save_dir}")' if task else f'# load "{save_dir}" with {type(model).__name__}',
+        load,
         "```",
         "",
         "## Training",

@@ -261,8 +261,9 @@ def test_cached_equals_uncached_property(
 
 def test_generate_greedy_rejects_bad_arguments():
     model = model_of()
-    with pytest.raises(ValueError, match="max_new_tokens must be an int >= 0, got -1"):
-        generate_greedy(model, torch.zeros(1, 3, dtype=torch.long), -1)
+    for bad in (-1, 0):
+        with pytest.raises(ValueError, match=f"max_new_tokens must be an int >= 1, got {bad}"):
+            generate_greedy(model, torch.zeros(1, 3, dtype=torch.long), bad)
     with pytest.raises(ValueError, match=r"input_ids must have shape \(batch_size, seq_len\)"):
         generate_greedy(model, torch.zeros(3, dtype=torch.long), 2)
     with pytest.raises(ValueError, match=r"Input sequence length out of valid range \[1..24\]"):

@@ -220,3 +220,21 @@ def test_other_window_sizes_are_refused_like_transformers(converted):
             ValueError, match=r"2 frames, patch channels, height, width\) = \(batch_size, 2, 27, 8, 12\)"
         ):
             tgt.backend_model(torch.randn(1, 2, 27, *size))
+
+
+def test_pipeline_progress_bar_over_the_windows(converted, capsys):
+    _, model = converted
+    flow_pipeline = pipeline("optical-flow", model=model)
+    pair = random_frames(13, 30)
+    flow_pipeline(pair, micro_batch_size=1, progress_bar=True)
+    bar = capsys.readouterr().err
+    assert "optical flow windows" in bar and "window/s" in bar or "window]" in bar
+    flow_pipeline(pair, micro_batch_size=1, progress_bar=False)
+    assert "optical flow windows" not in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress_bar must be a bool or None"):
+        flow_pipeline(pair, progress_bar="yes")
+
+
+def test_pipeline_empty_list(converted):
+    _, model = converted
+    assert pipeline("optical-flow", model=model)([]) == []

@@ -386,7 +386,9 @@ class TextDataModule(pl.LightningDataModule):
         this module's task and options (see :mod:`perceiver.data.text.special_tokens`), and truncates to
         ``max_seq_len``."""
         h = self.hparams
-        return serving_tokenizer(self.tokenizer, self.task.name, h.add_special_tokens, h.add_eos_token, self.max_seq_len)
+        return serving_tokenizer(
+            self.tokenizer, self.task.name, h.add_special_tokens, h.add_eos_token, self.max_seq_len
+        )
 
     def generation_token_ids(self) -> dict[str, int | None]:
         """clm: the pad and end-of-generation ids of ``generate`` for a model trained on this data."""

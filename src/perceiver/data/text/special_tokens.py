@@ -133,7 +133,8 @@ def _fast_backend(tokenizer: PreTrainedTokenizerBase) -> Tokenizer:
         return build_bytes_tokenizer()
     raise ValueError(
         f"a model folder needs a fast tokenizer (whose special tokens can be set), got the slow "
-        f"{type(tokenizer).__name__}: train with AutoTokenizer.from_pretrained(..., use_fast=True) or the bytes tokenizer"
+        f"{type(tokenizer).__name__}: train with AutoTokenizer.from_pretrained(..., use_fast=True) or with the bytes "
+        "tokenizer"
     )
 
 

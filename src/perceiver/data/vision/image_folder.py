@@ -44,8 +44,6 @@ class _PathImages:
         return len(self.examples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        import PIL.Image
-
         example = self.examples[index]
         return {"image": open_image(example["image"]), "label": example["label"]}
 

@@ -197,8 +197,9 @@ def generate_greedy(
     :param compile: run the cached single-token steps through :func:`compiled_decode_step` (the first call compiles,
         which takes seconds; later calls with the same model reuse it).
     """
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    # transformers' generate (and so every pipeline) refuses 0 as well: one rule for both
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must have shape (batch_size, seq_len), got shape {tuple(input_ids.shape)}")
     schedule = LatentSchedule.create(

@@ -9,18 +9,22 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedTokenizerBase
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from perceiver.model.core.checkpoint import (
+    backend_state_dict,
+    perceiver_io_checkpoint_config,
+    read_lightning_checkpoint,
+)
 from perceiver.model.core.config import ClassificationDecoderConfig
+from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
 from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
-from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
 from perceiver.model.text.common.huggingface import register_text_tokenizer
 

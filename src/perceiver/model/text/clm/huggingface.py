@@ -15,8 +15,8 @@ from perceiver.model.core.checkpoint import (
     read_lightning_checkpoint,
 )
 from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.huggingface import PerceiverCausalSequenceModel, PerceiverCausalSequenceModelConfig
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
 from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer

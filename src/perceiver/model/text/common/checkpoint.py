@@ -25,7 +25,8 @@ def load_perceiver_io_checkpoint(
 ) -> tuple[PerceiverIOConfig, dict[str, torch.Tensor]]:
     """The backend config and state dict of a Lightning checkpoint of a Perceiver IO text model."""
     ckpt = read_lightning_checkpoint(ckpt_path)
-    return perceiver_io_checkpoint_config(ckpt, ckpt_path, encoder_cls, decoder_cls), backend_state_dict(ckpt, ckpt_path)
+    config = perceiver_io_checkpoint_config(ckpt, ckpt_path, encoder_cls, decoder_cls)
+    return config, backend_state_dict(ckpt, ckpt_path)
 
 
 def checkpoint_serving_tokenizer(tokenizer: Any, task: str, ckpt: dict[str, Any], max_seq_len: int) -> Any:

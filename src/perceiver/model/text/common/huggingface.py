@@ -5,7 +5,6 @@ from torch import nn
 from transformers import AutoTokenizer
 
 from perceiver.data.text.tokenizer import TruncatingTokenizer
-
 from perceiver.model.core.convert import (  # noqa: F401 (the three copy helpers: perceiver-io 0.11 names)
     copy_cross_attention_layer_params,
     copy_encoder_params,

@@ -10,18 +10,22 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTra
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.data.text.tokenizer import VOCAB_SIZE, perceiver_bytes_tokenizer
+from perceiver.model.core.checkpoint import (
+    backend_state_dict,
+    perceiver_io_checkpoint_config,
+    read_lightning_checkpoint,
+)
 from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_param, hf_encoder_kwargs
+from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
 from perceiver.model.core.perceiver_io import PerceiverDecoder
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
-from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
 from perceiver.model.text.common.huggingface import copy_text_encoder_params, register_text_tokenizer
 from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguageModelConfig, TextDecoderConfig

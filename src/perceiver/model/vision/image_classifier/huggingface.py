@@ -12,7 +12,11 @@ from transformers.image_processing_utils import BaseImageProcessor
 from transformers.modeling_outputs import ImageClassifierOutput
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
-from perceiver.model.core.checkpoint import backend_state_dict, perceiver_io_checkpoint_config, read_lightning_checkpoint
+from perceiver.model.core.checkpoint import (
+    backend_state_dict,
+    perceiver_io_checkpoint_config,
+    read_lightning_checkpoint,
+)
 from perceiver.model.core.config import ClassificationDecoderConfig
 from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_params: a perceiver-io 0.11 name)
     copy_classification_decoder_params,
@@ -25,13 +29,13 @@ from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_p
     hf_encoder_kwargs,
 )
 from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.huggingface import (
     PerceiverBackendConfig,
     PerceiverPreTrainedModel,
     perceiver_io_config_from_dict,
 )
 from perceiver.model.core.perceiver_io import PerceiverEncoder
+from perceiver.model.core.pipelines import serve_empty_batches
 from perceiver.model.core.utils import check_labels, lazy_exports
 from perceiver.model.vision.image_classifier.backend import (
     ConvImageInputAdapter,
@@ -116,7 +120,9 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
     def from_checkpoint(ckpt_path: str | Path) -> "PerceiverImageClassifier":
         """Load a Lightning checkpoint of ``LitImageClassifier`` (a local file or an http(s) URL)."""
         ckpt = read_lightning_checkpoint(ckpt_path)
-        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, ImageEncoderConfig, ClassificationDecoderConfig)
+        backend_config = perceiver_io_checkpoint_config(
+            ckpt, ckpt_path, ImageEncoderConfig, ClassificationDecoderConfig
+        )
         backend_config.encoder.image_shape = tuple(backend_config.encoder.image_shape)
         model = PerceiverImageClassifier(PerceiverImageClassifierConfig(backend_config))
         model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
