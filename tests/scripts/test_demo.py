@@ -32,6 +32,12 @@ def test_short_clm_demo_exports_a_pipeline_folder(tmp_path):
     assert math.isfinite(result["val_loss"]) and result["history"]
     assert (result["hf_dir"] / "config.json").exists() and (result["hf_dir"] / "tokenizer_config.json").exists()
     assert list((tmp_path / "logs").rglob("last.ckpt"))
+    from transformers import AutoTokenizer
+
+    import perceiver.model.text.clm  # noqa: F401
+
+    tokenizer = AutoTokenizer.from_pretrained(result["hf_dir"])  # prompts as in training: no [CLS]/[SEP] around them
+    assert tokenizer("ab")["input_ids"] == [ord("a") + 6, ord("b") + 6] and tokenizer.padding_side == "left"
 
 
 @pytest.mark.slow
