@@ -4,6 +4,9 @@
   logs under ``logs/``), overridable by ``--config`` files and command-line arguments.
 - ``--optimizer=<name>``: any ``torch.optim`` optimizer by class name; ``--lr_scheduler=CosineWithWarmupLR`` or
   ``ConstantWithWarmupLR`` (or any ``torch.optim.lr_scheduler`` class), stepped every optimizer step.
+- ``fit`` ends by writing a ready model folder for ``pipeline(task, model=folder)`` to ``<log dir>/hf``
+  (``--ready_folder``, see :mod:`perceiver.scripts.ready_folder`); ``validate``/``test`` write one from
+  ``--ckpt_path`` where ``--ready_folder`` is given.
 - Checkpoints are written atomically (``AtomicCheckpointIO``) unless ``--trainer.plugins`` names another
   ``CheckpointIO``: a run killed while saving never leaves a truncated ``.ckpt``.
 - Extra strategies: ``ddp_static_graph`` (DDP with a static graph, needed with activation checkpointing) and
