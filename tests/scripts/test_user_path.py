@@ -7,21 +7,37 @@ from pathlib import Path
 
 import numpy as np
 import PIL.Image
-import pretty_midi
 import pytest
 import torch
 from transformers import pipeline
 
+from tests.data.audio.test_symbolic_data import write_midi
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TRAINER = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: one thread avoids OpenMP spin-waits on the shared machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# a tiny Perceiver AR: 8 latents, 32 channels, one self-attention layer
+PERCEIVER_AR_MODEL = [
+    "--model.max_latents=8",
+    "--model.num_channels=32",
+    "--model.num_heads=2",
+    "--model.num_self_attention_layers=1",
+    "--model.cross_attention_dropout=0.0",
+    "--model.init_scale=0.1",
+]
+
+
+def optimizer_and_trainer(tmp_path: Path, max_steps: int | None = None) -> list[str]:
+    return [
+        "--optimizer=AdamW",
+        "--optimizer.lr=3e-3",
+        "--lr_scheduler.warmup_steps=5",
+        *([f"--trainer.max_steps={max_steps}"] if max_steps is not None else []),
+        *TRAINER,
+        f"--trainer.default_root_dir={tmp_path / 'logs'}",
+    ]
 
 
 def ready_folder(cli) -> Path:
@@ -76,11 +92,7 @@ def classifier_args(tmp_path: Path, *extra: str) -> list[str]:
         "--model.decoder.num_output_query_channels=32",
         "--model.decoder.dropout=0.0",
         "--model.decoder.init_scale=0.1",
-        "--optimizer=AdamW",
-        "--optimizer.lr=3e-3",
-        "--lr_scheduler.warmup_steps=5",
-        *TRAINER,
-        f"--trainer.default_root_dir={tmp_path / 'logs'}",
+        *optimizer_and_trainer(tmp_path),
         *extra,
     ]
 
@@ -167,12 +179,7 @@ def test_masked_language_model_from_text_files(tmp_path):
             "--model.decoder.num_cross_attention_v_channels=null",
             "--model.decoder.num_cross_attention_heads=1",
             "--model.decoder.init_scale=0.1",
-            "--optimizer=AdamW",
-            "--optimizer.lr=3e-3",
-            "--lr_scheduler.warmup_steps=5",
-            "--trainer.max_steps=30",
-            *TRAINER,
-            f"--trainer.default_root_dir={tmp_path / 'logs'}",
+            *optimizer_and_trainer(tmp_path, max_steps=30),
         ]
     )
     dm, lit = cli.datamodule, cli.model.eval()
@@ -208,19 +215,10 @@ def clm_args(tmp_path: Path, *extra: str) -> list[str]:
         "--data.batch_size=8",
         "--data.num_workers=0",
         f"--data.dataset_dir={tmp_path / 'cache'}",
-        "--model.max_latents=8",
-        "--model.num_channels=32",
-        "--model.num_heads=2",
-        "--model.num_self_attention_layers=1",
-        "--model.cross_attention_dropout=0.0",
-        "--model.init_scale=0.1",
+        *PERCEIVER_AR_MODEL,
         "--model.validation_sample_prompt=the model",
         "--model.validation_sample_num_tokens=4",
-        "--optimizer=AdamW",
-        "--optimizer.lr=3e-3",
-        "--lr_scheduler.warmup_steps=5",
-        *TRAINER,
-        f"--trainer.default_root_dir={tmp_path / 'logs'}",
+        *optimizer_and_trainer(tmp_path),
         *extra,
     ]
 
@@ -276,15 +274,6 @@ def test_causal_language_model_from_text_files(tmp_path, caplog):
 # ---- symbolic audio: a MIDI folder ----
 
 
-def write_midi(path: Path, pitches: list[int], step: float = 0.25) -> None:
-    midi = pretty_midi.PrettyMIDI()
-    instrument = pretty_midi.Instrument(program=0)
-    instrument.notes = [pretty_midi.Note(80, p, i * step, (i + 1) * step) for i, p in enumerate(pitches)]
-    midi.instruments.append(instrument)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    midi.write(str(path))
-
-
 def test_symbolic_audio_model_from_midi_files(tmp_path):
     from perceiver.data.audio import load_midi
     from perceiver.model.audio.symbolic import ReturnType
@@ -301,18 +290,8 @@ def test_symbolic_audio_model_from_midi_files(tmp_path):
             "--data.batch_size=4",
             "--data.num_workers=0",
             "--data.preproc_workers=1",
-            "--model.max_latents=8",
-            "--model.num_channels=32",
-            "--model.num_heads=2",
-            "--model.num_self_attention_layers=1",
-            "--model.cross_attention_dropout=0.0",
-            "--model.init_scale=0.1",
-            "--optimizer=AdamW",
-            "--optimizer.lr=3e-3",
-            "--lr_scheduler.warmup_steps=5",
-            "--trainer.max_steps=20",
-            *TRAINER,
-            f"--trainer.default_root_dir={tmp_path / 'logs'}",
+            *PERCEIVER_AR_MODEL,
+            *optimizer_and_trainer(tmp_path, max_steps=20),
         ]
     )
     dm, lit = cli.datamodule, cli.model.eval()
@@ -366,12 +345,7 @@ def test_image_classifier_from_image_folder(tmp_path):
             "--model.decoder.num_output_query_channels=32",
             "--model.decoder.dropout=0.0",
             "--model.decoder.init_scale=0.1",
-            "--optimizer=AdamW",
-            "--optimizer.lr=3e-3",
-            "--lr_scheduler.warmup_steps=5",
-            "--trainer.max_steps=20",
-            *TRAINER,
-            f"--trainer.default_root_dir={tmp_path / 'logs'}",
+            *optimizer_and_trainer(tmp_path, max_steps=20),
         ]
     )
     dm, lit = cli.datamodule, cli.model.eval()
