@@ -139,6 +139,11 @@ def test_text_classifier_from_csv_with_class_names(tmp_path):
     assert [r["label"] for r in clf_ckpt(texts)] == [r["label"] for r in clf(texts)]
     assert "steps: 40" in (from_ckpt / "README.md").read_text()
 
+    # test on held-out files, from the command line
+    tested = main(["test", *classifier_args(tmp_path, f"--data.test_files=[{tmp_path / 'valid.csv'}]"),
+                   f"--ckpt_path={last}"])  # fmt: skip
+    assert tested.trainer.callback_metrics["test_acc"] == cli.trainer.callback_metrics["val_acc"]
+
 
 # ---- masked language model: plain text files ----
 

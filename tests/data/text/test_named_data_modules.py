@@ -29,6 +29,7 @@ def test_imdb_splits_by_task(monkeypatch, tmp_path):
     clf = ImdbDataModule(tokenizer="bytes", max_seq_len=8, task="clf", dataset_dir=str(tmp_path))
     source = clf.load_source_dataset()
     assert clf.num_classes == 2 and source["train"]["label"] == [1, 0, 1, 0]
+    assert clf.label_names == ["NEGATIVE", "POSITIVE"]  # saved with the model, as the published classifier's
     mlm = ImdbDataModule(tokenizer="bytes", max_seq_len=8, task=Task.mlm, dataset_dir=str(tmp_path))
     source = mlm.load_source_dataset()
     assert source["train"]["text"] == ["a", "b", "c"] and source["train"].column_names == ["text"]

@@ -19,6 +19,11 @@ class ImdbDataModule(HubTextDataModule):
     def num_classes(self) -> int:
         return 2
 
+    @property
+    def label_names(self) -> list[str] | None:
+        """clf: the names of the published IMDb classifier (label 0: negative, 1: positive reviews)."""
+        return ["NEGATIVE", "POSITIVE"] if self.task == Task.clf else None
+
     def split_source(self, source: DatasetDict) -> DatasetDict:
         if self.task == Task.clf:
             return DatasetDict(train=source["train"], valid=source["test"])
