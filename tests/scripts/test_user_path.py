@@ -204,6 +204,11 @@ def test_masked_language_model_from_text_files(tmp_path):
         candidates = fill_mask(text, top_k=1)
         assert [c[0]["token"] for c in candidates] == [int(logits[p].argmax()) for p in positions]
 
+    # a text longer than max_seq_len is truncated to the model's 32 positions, not refused
+    long_text = "the model [MASK] a text" + " and more" * 20
+    assert fill_mask.preprocess(long_text)["input_ids"].shape == (1, 32)
+    assert len(fill_mask(long_text, top_k=2)) == 2
+
 
 # ---- causal language model: plain text files ----
 
