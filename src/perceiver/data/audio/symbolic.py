@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.data.audio.midi_processor import PAD_TOKEN_ID, VOCAB_SIZE, encode_midi_files
-from perceiver.model.core.utils import check_loader_args
+from perceiver.validation import check_loader_args
 
 SEPARATOR = -1  # between pieces in the token files
 MIDI_SUFFIXES = (".mid", ".midi")

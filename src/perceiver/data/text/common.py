@@ -28,7 +28,7 @@ from perceiver.data.text.collator import (
 from perceiver.data.text.dataset import CLMDataset, RandomShiftDataset
 from perceiver.data.text.special_tokens import generation_token_ids, serving_tokenizer
 from perceiver.data.text.utils import describe, load_tokenizer, tokenize_with_word_ids, vocab_size
-from perceiver.model.core.utils import check_loader_args, require_optional_positive
+from perceiver.validation import check_loader_args, require_optional_positive
 
 STATIC_MASKING_SEED = 0
 _DONE = "_preprocessing_done.json"

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.data.vision.common import random_crop
-from perceiver.model.core.utils import check_loader_args
+from perceiver.validation import check_loader_args
 
 
 class DigitsDataset(Dataset):

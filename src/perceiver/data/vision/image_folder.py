@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from perceiver.data.vision.common import ImageDataset, ImageTransform
-from perceiver.model.core.utils import check_loader_args
+from perceiver.validation import check_loader_args
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 

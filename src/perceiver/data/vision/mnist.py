@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from perceiver.data.vision.common import ImageDataset, ImageTransform
-from perceiver.model.core.utils import check_loader_args
+from perceiver.validation import check_loader_args
 
 MNIST_HUB_ID = "ylecun/mnist"
 

@@ -178,7 +178,7 @@ def perceiver_io_checkpoint_config(
     import dataclasses
 
     from perceiver.model.core.config import PerceiverIOConfig
-    from perceiver.model.core.huggingface import perceiver_io_config_from_dict
+    from perceiver.model.core.config_dict import perceiver_io_config_from_dict
 
     hparams = ckpt["hyper_parameters"]
     missing = [k for k in ("encoder", "decoder", "num_latents", "num_latent_channels") if k not in hparams]
@@ -188,6 +188,46 @@ def perceiver_io_checkpoint_config(
     data["encoder"] = _as_dict(hparams["encoder"], "encoder")
     data["decoder"] = _as_dict(hparams["decoder"], "decoder")
     return perceiver_io_config_from_dict(data, encoder_cls, decoder_cls)
+
+
+# Weight files of a ``save_pretrained`` folder, in the order they are looked for.
+PRETRAINED_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+HF_BACKEND_PREFIX = "backend_model."
+
+
+def read_pretrained_backend_state_dict(name_or_path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The backend weights of a Hugging Face model folder saved by a perceiver wrapper (``save_pretrained``, also
+    of perceiver-io 0.11), without the wrapper's ``backend_model.`` prefix: a local folder or a hub id (downloaded
+    with ``huggingface_hub``). Reads the files directly, so it needs neither the wrapper classes nor
+    ``transformers``."""
+    import json
+
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        if folder.exists() or str(name_or_path).count("/") > 1:
+            raise FileNotFoundError(f"{name_or_path} is neither a model folder nor a hub id (namespace/name)")
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(str(name_or_path), allow_patterns=["*.json", "*.safetensors", "*.bin"]))
+    files = [name for name in PRETRAINED_WEIGHTS if (folder / name).is_file()]
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no model weights (looked for {', '.join(PRETRAINED_WEIGHTS)})")
+    weights = folder / files[0]
+    if weights.name.endswith(".index.json"):
+        shards = sorted(set(json.loads(weights.read_text())["weight_map"].values()))
+        state_dict = {k: v for shard in shards for k, v in _read_weights(folder / shard).items()}
+    else:
+        state_dict = _read_weights(weights)
+    return {k.removeprefix(HF_BACKEND_PREFIX): v for k, v in state_dict.items()}
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        check_safetensors_file(path)
+        return load_file(path)
+    return load_checkpoint_file(path, weights_only=True)
 
 
 def datamodule_hparams(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +243,7 @@ __all__ = [
     "datamodule_hparams",
     "perceiver_io_checkpoint_config",
     "read_lightning_checkpoint",
+    "read_pretrained_backend_state_dict",
     "atomic_torch_save",
     "atomic_write",
     "check_pretrained_folder",

@@ -11,9 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch.nn as nn
 from transformers import PretrainedConfig, PreTrainedModel
 
 from perceiver.model.core.checkpoint import check_pretrained_folder
+from perceiver.model.core.hf_registry import register_hf_wrapper
 
 
 class PerceiverBackendConfig(PretrainedConfig):
@@ -55,9 +57,30 @@ WEIGHT_FILE_PREFIXES = ("model.safetensors", "model-0", "pytorch_model")
 
 
 class PerceiverPreTrainedModel(PreTrainedModel):
-    """Base of the wrapper models: the backend is ``self.backend_model`` and initialises its own weights."""
+    """Base of the wrapper models: the backend is ``self.backend_model`` (a ``backend_model_class`` built from
+    ``config.backend_config``, or a given one) and initialises its own weights. Subclasses that set
+    ``backend_model_class`` are registered as its wrapper (:func:`~perceiver.model.core.hf_registry.to_hf_model`)."""
 
     base_model_prefix = "backend_model"
+    backend_model_class: type[nn.Module]
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "backend_model_class" in cls.__dict__:
+            register_hf_wrapper(cls.backend_model_class, cls)
+
+    def __init__(self, config: PerceiverBackendConfig, backend_model: nn.Module | None = None):
+        super().__init__(config)
+        if backend_model is None and hasattr(self, "backend_model_class"):
+            backend_model = self.backend_model_class(config.backend_config)
+        if backend_model is not None:  # else a subclass's own __init__ builds it
+            self.backend_model = backend_model
+            self.post_init()
+
+    @classmethod
+    def from_backend(cls, backend_model: nn.Module) -> "PerceiverPreTrainedModel":
+        """A wrapper of ``backend_model`` (shared, not copied), its config made from ``backend_model.config``."""
+        return cls(cls.config_class(backend_model.config), backend_model=backend_model)
 
     def _init_weights(self, module: Any) -> None:
         # The backend initialises itself (init_scale); loading fills in saved weights.

@@ -134,11 +134,6 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
     backend_model_class = CausalSequenceModel
     main_input_name = "input_ids"
 
-    def __init__(self, config: PerceiverCausalSequenceModelConfig, backend_model: CausalSequenceModel | None = None):
-        super().__init__(config)
-        self.backend_model = self.backend_model_class(config.backend_config) if backend_model is None else backend_model
-        self.post_init()
-
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
         # Perceiver AR brings its own cache (PerceiverARCache), made in prepare_inputs_for_generation.

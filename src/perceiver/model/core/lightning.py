@@ -8,7 +8,6 @@ defines ``configure_optimizers``.
 
 import dataclasses
 import os
-from collections.abc import Callable
 from typing import Any
 
 import lightning.pytorch as pl
@@ -17,8 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 
+from perceiver.model.core.checkpoint import read_pretrained_backend_state_dict
 from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
 from perceiver.model.core.config_dict import dataclass_from_dict
+from perceiver.model.core.hf_registry import to_hf_model
 
 IGNORE_INDEX = -100
 
@@ -96,7 +97,33 @@ class CompileBackendMixin:
             model.compile()
 
 
-class LitPerceiverIO(ConfigHparamsMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule):
+class BackendModuleMixin:
+    """What every task module does with its backend ``self.model``: load initial weights (``params``), convert to the
+    Hugging Face wrapper, and restore from checkpoints without loading ``params`` a second time."""
+
+    @property
+    def backend_model(self) -> nn.Module:
+        return self.model
+
+    @classmethod
+    def load_from_checkpoint(cls, *args: Any, params: str | None = None, **kwargs: Any):
+        # Weights come from the checkpoint: do not load them a second time from the ``params`` it was built with.
+        return super().load_from_checkpoint(*args, params=params, **kwargs)
+
+    def load_backend_params(self, params: str) -> None:
+        """Copy backend weights from a Lightning checkpoint of this class (``.ckpt``) or from a Hugging Face model
+        folder or hub id."""
+        self.model.load_state_dict(load_backend_state_dict(type(self), params))
+
+    def to_hgf_model(self) -> Any:
+        """The task's Hugging Face wrapper (``save_pretrained``, pipelines, ``generate``) sharing this module's
+        backend (:func:`~perceiver.model.core.hf_registry.to_hf_model`)."""
+        return to_hf_model(self.model)
+
+
+class LitPerceiverIO(
+    BackendModuleMixin, ConfigHparamsMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule
+):
     """Base of Perceiver IO task modules. Subclasses set ``encoder_config_class`` / ``decoder_config_class`` and
     build ``self.model`` from ``self.encoder_config`` / ``self.decoder_config``."""
 
@@ -123,10 +150,6 @@ class LitPerceiverIO(ConfigHparamsMixin, CheckpointStepMixin, CompileBackendMixi
         self.decoder_config = as_dataclass(decoder, self.decoder_config_class, "decoder")
 
     @property
-    def backend_model(self) -> nn.Module:
-        return self.model
-
-    @property
     def backend_config(self) -> PerceiverIOConfig:
         return PerceiverIOConfig(
             encoder=self.encoder_config,
@@ -151,16 +174,6 @@ class LitPerceiverIO(ConfigHparamsMixin, CheckpointStepMixin, CompileBackendMixi
             **kwargs,
         )
 
-    @classmethod
-    def load_from_checkpoint(cls, *args: Any, params: str | None = None, **kwargs: Any):
-        # Weights come from the checkpoint: do not load them a second time from the ``params`` it was built with.
-        return super().load_from_checkpoint(*args, params=params, **kwargs)
-
-    def load_backend_params(self, params: str, hf_model_loader: Callable[[str], nn.Module]) -> None:
-        """Copy backend weights from a Lightning checkpoint of this class or from a Hugging Face model (hub id or
-        local folder) that ``hf_model_loader`` loads."""
-        self.model.load_state_dict(load_backend_state_dict(type(self), params, hf_model_loader))
-
 
 def check_checkpoint_readable(path: str | os.PathLike) -> None:
     """A cheap completeness check of a local ``.ckpt`` (a zip archive: its directory is at the end of the file), so
@@ -176,16 +189,16 @@ def check_checkpoint_readable(path: str | os.PathLike) -> None:
         )
 
 
-def load_backend_state_dict(
-    lit_class: type[pl.LightningModule], params: str, hf_model_loader: Callable[[str], nn.Module]
-) -> dict[str, torch.Tensor]:
+def load_backend_state_dict(lit_class: type[pl.LightningModule], params: str) -> dict[str, torch.Tensor]:
+    """Backend weights from a Lightning checkpoint of ``lit_class`` (``.ckpt``) or a Hugging Face model folder or
+    hub id."""
     if is_checkpoint(params):
         if not os.path.exists(params) and "://" not in str(params):
             raise FileNotFoundError(f"params checkpoint not found: {params}")
         if os.path.exists(params):
             check_checkpoint_readable(params)
         return lit_class.load_from_checkpoint(params, map_location="cpu").model.state_dict()
-    return hf_model_loader(params).backend_model.state_dict()
+    return read_pretrained_backend_state_dict(params)
 
 
 class LitClassifier(LitPerceiverIO):
@@ -229,7 +242,7 @@ class LitClassifier(LitPerceiverIO):
         self.log("test_acc", self.test_acc)
 
 
-class LitCausalSequenceModel(CheckpointStepMixin, CompileBackendMixin, pl.LightningModule):
+class LitCausalSequenceModel(BackendModuleMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule):
     """Base of Perceiver AR task modules (causal language model, symbolic audio model).
 
     Batches are ``(labels, input_ids, pad_mask)`` with labels the inputs shifted by one. The last ``max_latents``
@@ -273,21 +286,10 @@ class LitCausalSequenceModel(CheckpointStepMixin, CompileBackendMixin, pl.Lightn
             raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")
         self.save_hyperparameters()
 
-    @property
-    def backend_model(self) -> nn.Module:
-        return self.model
-
     @classmethod
     def create(cls, config: Any, **kwargs: Any) -> "LitCausalSequenceModel":
         """Build the module from a backend config dataclass; ``kwargs`` are the module's other arguments."""
         return cls(**dataclasses.asdict(config), **kwargs)
-
-    @classmethod
-    def load_from_checkpoint(cls, *args: Any, params: str | None = None, **kwargs: Any):
-        return super().load_from_checkpoint(*args, params=params, **kwargs)
-
-    def load_backend_params(self, params: str, hf_model_loader: Callable[[str], nn.Module]) -> None:
-        self.model.load_state_dict(load_backend_state_dict(type(self), params, hf_model_loader))
 
     def forward(self, x: torch.Tensor, prefix_len: int, pad_mask: torch.Tensor | None = None) -> Any:
         return self.model(x, prefix_len=prefix_len, pad_mask=pad_mask)

@@ -1,6 +1,5 @@
 """Lightning module of the symbolic audio model (Perceiver AR on MIDI tokens): next-token loss on the latents."""
 
-import dataclasses
 from typing import Any
 
 from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
@@ -19,24 +18,11 @@ class LitSymbolicAudioModel(LitCausalSequenceModel):
         super().__init__(*args, **kwargs)
         self.model = SymbolicAudioModel(SymbolicAudioModelConfig.create(**self.hparams))
         if self.hparams.params is not None:
-            from perceiver.model.audio.symbolic.huggingface import PerceiverSymbolicAudioModel
-
-            self.load_backend_params(self.hparams.params, PerceiverSymbolicAudioModel.from_pretrained)
+            self.load_backend_params(self.hparams.params)
 
     @property
     def backend_config(self) -> SymbolicAudioModelConfig:
         return self.model.config
-
-    def to_hgf_model(self) -> Any:
-        """A ``PerceiverSymbolicAudioModel`` (``generate``, ``save_pretrained``, the pipeline) sharing this module's
-        backend."""
-        from perceiver.model.audio.symbolic.huggingface import (
-            PerceiverSymbolicAudioModel,
-            PerceiverSymbolicAudioModelConfig,
-        )
-
-        config = PerceiverSymbolicAudioModelConfig(model_config=dataclasses.asdict(self.model.config))
-        return PerceiverSymbolicAudioModel(config, backend_model=self.model)
 
     def setup(self, stage: str | None = None) -> None:
         trainer = self._trainer

@@ -59,12 +59,8 @@ class PerceiverMultimodalAutoencoderOutput(ModelOutput):
 
 class PerceiverMultimodalAutoencoder(PerceiverPreTrainedModel):
     config_class = PerceiverMultimodalAutoencoderConfig
+    backend_model_class = MultimodalAutoencoder
     main_input_name = "inputs"
-
-    def __init__(self, config: PerceiverMultimodalAutoencoderConfig):
-        super().__init__(config)
-        self.backend_model = MultimodalAutoencoder(config.backend_config)
-        self.post_init()
 
     def forward(
         self,

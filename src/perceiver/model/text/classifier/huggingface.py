@@ -81,12 +81,8 @@ class PerceiverTextClassifierConfig(PerceiverBackendConfig):
 
 class PerceiverTextClassifier(PerceiverPreTrainedModel):
     config_class = PerceiverTextClassifierConfig
+    backend_model_class = TextClassifier
     main_input_name = "input_ids"
-
-    def __init__(self, config: PerceiverTextClassifierConfig):
-        super().__init__(config)
-        self.backend_model = TextClassifier(config.backend_config)
-        self.post_init()
 
     def get_input_embeddings(self) -> torch.nn.Embedding:
         return self.backend_model.encoder.input_adapter.txt_embedding

@@ -4,6 +4,11 @@ from typing import Any
 
 import torch
 
+from perceiver.model.core.checkpoint import (
+    backend_state_dict,
+    read_lightning_checkpoint,
+    read_pretrained_backend_state_dict,
+)
 from perceiver.model.core.config import ClassificationDecoderConfig
 from perceiver.model.core.lightning import LitClassifier, is_checkpoint
 from perceiver.model.core.utils import freeze
@@ -14,21 +19,17 @@ torch.serialization.add_safe_globals([TextEncoderConfig, ClassificationDecoderCo
 
 
 def load_encoder_state_dict(params: str) -> dict[str, torch.Tensor]:
-    """Encoder weights of a masked language model: a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or
-    folder."""
-    from perceiver.model.text.mlm.backend import MaskedLanguageModel, TextDecoderConfig
-
+    """Encoder weights of a masked language model (a Perceiver IO whose encoder is a text encoder, like this
+    classifier's): a Lightning checkpoint (``.ckpt``) or a Hugging Face model folder or hub id."""
     if is_checkpoint(params):
-        from perceiver.model.text.common.checkpoint import load_perceiver_io_checkpoint
-
-        config, state_dict = load_perceiver_io_checkpoint(params, TextEncoderConfig, TextDecoderConfig)
-        mlm = MaskedLanguageModel(config)
-        mlm.load_state_dict(state_dict)
+        state_dict = backend_state_dict(read_lightning_checkpoint(params), params)
     else:
-        from perceiver.model.text.mlm.huggingface import PerceiverMaskedLanguageModel
-
-        mlm = PerceiverMaskedLanguageModel.from_pretrained(params).backend_model
-    return mlm.encoder.state_dict()
+        state_dict = read_pretrained_backend_state_dict(params)
+    # a Perceiver IO model is Sequential(encoder, decoder): the encoder's weights are those under "0."
+    encoder = {k[2:]: v for k, v in state_dict.items() if k.startswith("0.")}
+    if not encoder:
+        raise ValueError(f"encoder.params={params!r} holds no Perceiver IO encoder weights (keys starting with '0.')")
+    return encoder
 
 
 class LitTextClassifier(LitClassifier):
@@ -48,9 +49,7 @@ class LitTextClassifier(LitClassifier):
         if self.encoder_config.params is not None and not LitTextClassifier._restoring:
             self.model.encoder.load_state_dict(load_encoder_state_dict(self.encoder_config.params))
         if self.hparams.params is not None:
-            from perceiver.model.text.classifier.huggingface import PerceiverTextClassifier
-
-            self.load_backend_params(self.hparams.params, PerceiverTextClassifier.from_pretrained)
+            self.load_backend_params(self.hparams.params)
         if self.encoder_config.freeze:
             freeze(self.model.encoder)
 
@@ -71,14 +70,3 @@ class LitTextClassifier(LitClassifier):
     def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         labels, x, pad_mask = batch
         return self(x, pad_mask), labels
-
-    def to_hgf_model(self) -> Any:
-        """A ``PerceiverTextClassifier`` with this module's weights (``save_pretrained``, ``text-classification``)."""
-        import dataclasses
-
-        from perceiver.model.text.classifier.huggingface import PerceiverTextClassifier, PerceiverTextClassifierConfig
-
-        config = PerceiverTextClassifierConfig(model_config=dataclasses.asdict(self.backend_config))
-        model = PerceiverTextClassifier(config)
-        model.backend_model.load_state_dict(self.model.state_dict())
-        return model

@@ -1,7 +1,6 @@
 """Lightning module of the causal language model (Perceiver AR): next-token loss on the latent positions and a
 sampled continuation logged at the end of each validation."""
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -27,23 +26,11 @@ class LitCausalLanguageModel(LitCausalSequenceModel):
         super().__init__(*args, validation_sample_num_tokens=validation_sample_num_tokens, **kwargs)
         self.model = CausalLanguageModel(CausalLanguageModelConfig.create(**self.hparams))
         if self.hparams.params is not None:
-            from perceiver.model.text.clm.huggingface import PerceiverCausalLanguageModel
-
-            self.load_backend_params(self.hparams.params, PerceiverCausalLanguageModel.from_pretrained)
+            self.load_backend_params(self.hparams.params)
 
     @property
     def backend_config(self) -> CausalLanguageModelConfig:
         return self.model.config
-
-    def to_hgf_model(self) -> Any:
-        """A ``PerceiverCausalLanguageModel`` (``generate``, ``save_pretrained``) sharing this module's backend."""
-        from perceiver.model.text.clm.huggingface import (
-            PerceiverCausalLanguageModel,
-            PerceiverCausalLanguageModelConfig,
-        )
-
-        config = PerceiverCausalLanguageModelConfig(model_config=dataclasses.asdict(self.model.config))
-        return PerceiverCausalLanguageModel(config, backend_model=self.model)
 
     def _datamodule(self) -> Any:
         trainer = self._trainer

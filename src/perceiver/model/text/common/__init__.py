@@ -1,5 +1,6 @@
 """The text encoder shared by the text models."""
 
+from perceiver.model.core.utils import lazy_exports
 from perceiver.model.text.common.backend import (
     TextEncoder,
     TextEncoderConfig,
@@ -7,7 +8,6 @@ from perceiver.model.text.common.backend import (
     TiedTextOutputAdapter,
     check_text_input,
 )
-from perceiver.model.text.common.huggingface import copy_text_encoder_params
 
 __all__ = [
     "TextEncoder",
@@ -17,3 +17,6 @@ __all__ = [
     "check_text_input",
     "copy_text_encoder_params",
 ]
+
+# needs transformers (its source models): imported on first access
+__getattr__ = lazy_exports(__name__, {"copy_text_encoder_params": "perceiver.model.text.common.huggingface"})

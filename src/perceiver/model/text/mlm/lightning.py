@@ -42,9 +42,7 @@ class LitMaskedLanguageModel(LitPerceiverIO):
         self.model = MaskedLanguageModel(self.backend_config)
         self.filler = None
         if self.hparams.params is not None:
-            from perceiver.model.text.mlm.huggingface import PerceiverMaskedLanguageModel
-
-            self.load_backend_params(self.hparams.params, PerceiverMaskedLanguageModel.from_pretrained)
+            self.load_backend_params(self.hparams.params)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(x, pad_mask=pad_mask)
@@ -83,21 +81,6 @@ class LitMaskedLanguageModel(LitPerceiverIO):
         for text, predictions in zip(masked, filled, strict=True):
             lines.append(f"{text}\n" + "\n".join(f"  {p}" for p in predictions))
         log_text(self, "filled masked samples", "\n\n".join(lines))
-
-    def to_hgf_model(self) -> Any:
-        """A ``PerceiverMaskedLanguageModel`` with this module's weights (``save_pretrained``, ``fill-mask``)."""
-        import dataclasses
-
-        from perceiver.model.text.mlm.huggingface import (
-            PerceiverMaskedLanguageModel,
-            PerceiverMaskedLanguageModelConfig,
-        )
-
-        config = PerceiverMaskedLanguageModelConfig(model_config=dataclasses.asdict(self.backend_config))
-        config.is_decoder = False
-        model = PerceiverMaskedLanguageModel(config)
-        model.backend_model.load_state_dict(self.model.state_dict())
-        return model
 
 
 __all__ = ["LitMaskedLanguageModel", "PerceiverIOConfig"]

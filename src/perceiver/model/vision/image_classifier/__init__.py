@@ -1,8 +1,7 @@
 """Perceiver IO image classifier. Importing this package registers the Auto classes and the pipeline."""
 
-from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
 from perceiver.model.core.config import ClassificationDecoderConfig
-from perceiver.model.core.utils import lazy_exports
+from perceiver.model.core.utils import lazy_exports, transformers_available
 from perceiver.model.vision.image_classifier.backend import (
     ConvImageInputAdapter,
     ImageClassifier,
@@ -12,15 +11,9 @@ from perceiver.model.vision.image_classifier.backend import (
     ImageInputAdapter,
     LearnedImageInputAdapter,
 )
-from perceiver.model.vision.image_classifier.huggingface import (
-    PerceiverImageClassifier,
-    PerceiverImageClassifierConfig,
-    convert_checkpoint,
-    convert_config,
-    convert_hf_model,
-    convert_mnist_classifier_checkpoint,
-    convert_model,
-)
+
+if transformers_available():
+    import perceiver.model.vision.image_classifier.huggingface  # noqa: F401 (registers the Auto classes and the pipeline)
 
 __all__ = [
     "ClassificationDecoderConfig",
@@ -42,5 +35,19 @@ __all__ = [
     "convert_model",
 ]
 
-# the Lightning module is imported on first access (Lightning takes seconds to import)
-__getattr__ = lazy_exports(__name__, {"LitImageClassifier": "perceiver.model.vision.image_classifier.lightning"})
+# Lightning and Hugging Face names are imported on first access: Lightning is slow to import, and transformers is
+# only needed by the wrappers, so that the backends work without it
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "LitImageClassifier": "perceiver.model.vision.image_classifier.lightning",
+        "PerceiverImageClassifierInputProcessor": "perceiver.data.vision.image_processor",
+        "PerceiverImageClassifier": "perceiver.model.vision.image_classifier.huggingface",
+        "PerceiverImageClassifierConfig": "perceiver.model.vision.image_classifier.huggingface",
+        "convert_checkpoint": "perceiver.model.vision.image_classifier.huggingface",
+        "convert_config": "perceiver.model.vision.image_classifier.huggingface",
+        "convert_hf_model": "perceiver.model.vision.image_classifier.huggingface",
+        "convert_mnist_classifier_checkpoint": "perceiver.model.vision.image_classifier.huggingface",
+        "convert_model": "perceiver.model.vision.image_classifier.huggingface",
+    },
+)

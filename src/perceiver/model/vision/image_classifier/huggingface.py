@@ -80,12 +80,8 @@ class PerceiverImageClassifierConfig(PerceiverBackendConfig):
 
 class PerceiverImageClassifier(PerceiverPreTrainedModel):
     config_class = PerceiverImageClassifierConfig
+    backend_model_class = ImageClassifier
     main_input_name = "pixel_values"
-
-    def __init__(self, config: PerceiverImageClassifierConfig):
-        super().__init__(config)
-        self.backend_model = ImageClassifier(config.backend_config)
-        self.post_init()
 
     def forward(
         self,

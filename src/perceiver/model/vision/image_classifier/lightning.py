@@ -27,9 +27,7 @@ class LitImageClassifier(LitClassifier):
         super().__init__(encoder, decoder, *args, **kwargs)
         self.model = ImageClassifier(self.backend_config)
         if self.hparams.params is not None:
-            from perceiver.model.vision.image_classifier.huggingface import PerceiverImageClassifier
-
-            self.load_backend_params(self.hparams.params, PerceiverImageClassifier.from_pretrained)
+            self.load_backend_params(self.hparams.params)
 
     @property
     def backend_config(self) -> PerceiverIOConfig:
@@ -42,17 +40,3 @@ class LitImageClassifier(LitClassifier):
 
     def step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self(batch["image"]), batch["label"]
-
-    def to_hgf_model(self) -> Any:
-        """A ``PerceiverImageClassifier`` sharing this module's backend (``save_pretrained``, pipelines)."""
-        import dataclasses
-
-        from perceiver.model.vision.image_classifier.huggingface import (
-            PerceiverImageClassifier,
-            PerceiverImageClassifierConfig,
-        )
-
-        config = PerceiverImageClassifierConfig(model_config=dataclasses.asdict(self.backend_config))
-        model = PerceiverImageClassifier(config)
-        model.backend_model = self.model
-        return model

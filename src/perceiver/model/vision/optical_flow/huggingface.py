@@ -63,12 +63,8 @@ class OpticalFlowPerceiverOutput(ModelOutput):
 
 class OpticalFlowPerceiver(PerceiverPreTrainedModel):
     config_class = OpticalFlowPerceiverConfig
+    backend_model_class = OpticalFlow
     main_input_name = "inputs"
-
-    def __init__(self, config: OpticalFlowPerceiverConfig):
-        super().__init__(config)
-        self.backend_model = OpticalFlow(config.backend_config)
-        self.post_init()
 
     def forward(self, inputs: torch.Tensor, **kwargs: Any) -> OpticalFlowPerceiverOutput:
         """``inputs``: ``(b, 2, 27, h, w)`` patches of frame pairs (see ``OpticalFlowProcessor``); ``logits``: the
