@@ -34,9 +34,6 @@ from perceiver.model.multimodal.autoencoder.backend import (
 class PerceiverMultimodalAutoencoderConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-multimodal-autoencoder"
 
-    def __init__(self, backend_config: MultimodalAutoencoderConfig | None = None, **kwargs: Any):
-        super().__init__(backend_config, **kwargs)
-
     @classmethod
     def default_backend_config(cls) -> MultimodalAutoencoderConfig:
         encoder = MultimodalEncoderConfig(

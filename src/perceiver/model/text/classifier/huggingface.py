@@ -55,7 +55,6 @@ class PerceiverTextClassifierConfig(PerceiverBackendConfig):
 
     def __init__(self, backend_config: TextClassifierConfig | None = None, **kwargs: Any):
         id2label_given = bool(kwargs.get("id2label"))
-        # An own __init__ keeps the backend config positional (transformers 5 makes generated inits keyword-only).
         super().__init__(backend_config, **kwargs)
         num_classes = self.model_config["decoder"]["num_classes"]
         if len(self.id2label or {}) != num_classes:

@@ -34,10 +34,6 @@ from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguage
 class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-masked-language-model"
 
-    def __init__(self, backend_config: MaskedLanguageModelConfig | None = None, **kwargs: Any):
-        # An own __init__ keeps the backend config positional (transformers 5 makes generated inits keyword-only).
-        super().__init__(backend_config, **kwargs)
-
     @classmethod
     def default_backend_config(cls) -> MaskedLanguageModelConfig:
         return MaskedLanguageModelConfig(

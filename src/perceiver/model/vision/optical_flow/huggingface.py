@@ -38,9 +38,6 @@ from perceiver.model.vision.optical_flow.pipeline import OpticalFlowPipeline
 class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-optical-flow"
 
-    def __init__(self, backend_config: OpticalFlowConfig | None = None, **kwargs: Any):
-        super().__init__(backend_config, **kwargs)
-
     @classmethod
     def default_backend_config(cls) -> OpticalFlowConfig:
         encoder = OpticalFlowEncoderConfig(
