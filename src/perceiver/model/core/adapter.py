@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from perceiver.model.core.position import FrequencyPositionEncoding, positions
-from perceiver.model.core.utils import require_positive
+from perceiver.model.core.utils import inputs_checked, require_positive
 
 
 class InputAdapter(nn.Module):
@@ -66,7 +66,8 @@ class TokenInputAdapter(InputAdapter):
     def forward(self, x: torch.Tensor, abs_pos: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: token ids ``(b, n)``. ``abs_pos`` may cover a longer sequence ``(b, >= n)`` whose last ``n``
         positions are those of ``x`` (decoding with a cache)."""
-        check_token_ids(x, self.vocab_size, self.max_seq_len)
+        if not inputs_checked():
+            check_token_ids(x, self.vocab_size, self.max_seq_len)
         emb = self.txt_embedding(x)
         if not self._abs_pos_emb:
             return emb

@@ -20,7 +20,13 @@ from perceiver.model.core.hf_base import PerceiverBackendConfig, PerceiverPreTra
 from perceiver.model.core.hf_compat import CACHE_NAME
 from perceiver.model.core.kv_cache import KVCache, cache_length
 from perceiver.model.core.perceiver_ar import CausalSequenceModel
-from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor
+from perceiver.model.core.utils import (
+    attention_mask_to_pad_mask,
+    check_labels,
+    check_token_tensor,
+    checked_inputs,
+    inputs_checked,
+)
 
 
 class PerceiverARCache(Cache):
@@ -153,6 +159,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         past_key_values: PerceiverARCache | list[KVCache] | None = None,
         return_dict: bool | None = None,
         compile_decode_step: bool = False,
+        pad_mask: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> PerceiverCausalSequenceModelOutput | tuple:
         """
@@ -165,8 +172,11 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             the loss covers the latent positions.
         :param compile_decode_step: run cached single-token steps through the backend's compiled decode step
             (:func:`~perceiver.model.core.generation.compiled_decode_step`); set by ``generate``.
+        :param pad_mask: the backend's form of ``attention_mask`` (bool, ``True`` = padding), given instead of it
+            (``generate`` does, with inputs it has checked).
         """
-        check_token_tensor(input_ids)
+        if not inputs_checked():
+            check_token_tensor(input_ids)
         cache = past_key_values if cache is None else cache
         functional = isinstance(cache, list) and not all(isinstance(c, KVCache) for c in cache)
         if isinstance(cache, list) and not functional:
@@ -181,8 +191,9 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         num_cached = cache_length(kv_cache[0]) if kv_cache else 0
         if prefix_len is None:
             prefix_len = 0 if num_cached else max(0, input_ids.shape[1] - self.backend_model.max_latents)
-        pad_mask = None
         if attention_mask is not None:
+            if pad_mask is not None:
+                raise ValueError("give attention_mask or pad_mask, not both")
             # with a filled cache the mask also covers the cached tokens: the backend checks its length
             reference = attention_mask if num_cached else input_ids
             pad_mask = attention_mask_to_pad_mask(attention_mask, reference)
@@ -266,7 +277,9 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
             kwargs["contrastive_streamer"] = kwargs.pop("streamer", None)
         if compile_decode_step:
             kwargs["compile_decode_step"] = True
-        return super().generate(inputs=input_ids, latent_schedule=schedule, **kwargs)
+        # the prompt, its mask and the latent counts are checked: the steps do not check again
+        with checked_inputs():
+            return super().generate(inputs=input_ids, latent_schedule=schedule, **kwargs)
 
     def _is_contrastive_search(self, kwargs: dict[str, Any]) -> bool:
         config = kwargs.get("generation_config") or self.generation_config
@@ -298,9 +311,12 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         cache = past_key_values if cache is None else cache
         if cache is not None and not isinstance(cache, PerceiverARCache):
             raise TypeError(f"cache must be a PerceiverARCache, got {type(cache).__name__}")
-        pad_mask = attention_mask_to_pad_mask(attention_mask, input_ids)
-        if pad_mask is not None and input_ids.shape[1] == latent_schedule.prompt_len:
-            check_left_padding(attention_mask)
+        if inputs_checked():  # within generate, which checked the prompt's mask
+            pad_mask = None if attention_mask is None else ~attention_mask.bool()
+        else:
+            pad_mask = attention_mask_to_pad_mask(attention_mask, input_ids)
+            if pad_mask is not None and input_ids.shape[1] == latent_schedule.prompt_len:
+                check_left_padding(attention_mask)
         if use_cache and cache is None:
             cache = self._allocate(PerceiverARCache(), input_ids)
         step = step_inputs(
@@ -309,7 +325,7 @@ class PerceiverCausalSequenceModel(PerceiverPreTrainedModel, GenerationMixin):
         model_inputs: dict[str, Any] = {
             "input_ids": step.x,
             "prefix_len": step.prefix_len,
-            "attention_mask": None if step.pad_mask is None else (~step.pad_mask).long(),
+            "pad_mask": step.pad_mask,
             "use_cache": use_cache,
         }
         if compile_decode_step:

@@ -14,6 +14,7 @@ from perceiver.model.core.utils import (
     ModuleOutput,
     checked_inputs,
     init_parameters,
+    inputs_checked,
     require_positive,
     require_probability,
 )
@@ -141,7 +142,7 @@ class PerceiverAR(nn.Module):
             raise ValueError(f"prefix_len ({prefix_len}) out of valid range [0..{n})")
 
         seq_len = num_cached + n
-        if pad_mask is not None:
+        if pad_mask is not None and not inputs_checked():
             check_pad_mask(pad_mask, b, seq_len)
 
         if kv_cache is not None and self.training and self.cross_attention_dropout > 0.0 and prefix_len > 0:
