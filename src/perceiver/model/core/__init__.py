@@ -1,90 +1,13 @@
-"""Building blocks of the Perceiver family: attention, layers, encoder/decoder, Perceiver AR, adapters, positions."""
+"""Building blocks of the Perceiver family: attention, layers, encoder/decoder, Perceiver AR, adapters, positions.
 
-from perceiver.model.core.adapter import (
-    ClassificationOutputAdapter,
-    InputAdapter,
-    OutputAdapter,
-    QueryProvider,
-    RotarySupport,
-    TiedTokenOutputAdapter,
-    TokenInputAdapter,
-    TokenInputAdapterWithRotarySupport,
-    TrainableQueryProvider,
-)
-from perceiver.model.core.config import (
-    CausalSequenceModelConfig,
-    ClassificationDecoderConfig,
-    D,
-    DecoderConfig,
-    E,
-    EncoderConfig,
-    PerceiverARConfig,
-    PerceiverIOConfig,
-)
-from perceiver.model.core.modules import (
-    MLP,
-    AbstractAttentionLayer,
-    CausalSequenceModel,
-    CrossAttention,
-    CrossAttentionLayer,
-    KVCache,
-    ModuleOutput,
-    MultiHeadAttention,
-    PerceiverAR,
-    PerceiverDecoder,
-    PerceiverEncoder,
-    PerceiverIO,
-    Residual,
-    SelfAttention,
-    SelfAttentionBlock,
-    SelfAttentionLayer,
-)
-from perceiver.model.core.position import (
-    FourierPositionEncoding,
-    FrequencyPositionEncoding,
-    RotaryPositionEmbedding,
-    positions,
-)
-from perceiver.model.core.utils import freeze, init_parameters
+As in perceiver-io 0.11, the package exports the names of its ``adapter``, ``config``, ``modules`` and ``position``
+modules (and ``freeze`` and ``init_parameters``)."""
 
-__all__ = [
-    "AbstractAttentionLayer",
-    "CausalSequenceModel",
-    "CausalSequenceModelConfig",
-    "ClassificationDecoderConfig",
-    "ClassificationOutputAdapter",
-    "CrossAttention",
-    "CrossAttentionLayer",
-    "D",
-    "DecoderConfig",
-    "E",
-    "EncoderConfig",
-    "FourierPositionEncoding",
-    "FrequencyPositionEncoding",
-    "InputAdapter",
-    "KVCache",
-    "MLP",
-    "ModuleOutput",
-    "MultiHeadAttention",
-    "OutputAdapter",
-    "PerceiverAR",
-    "PerceiverARConfig",
-    "PerceiverDecoder",
-    "PerceiverEncoder",
-    "PerceiverIO",
-    "PerceiverIOConfig",
-    "QueryProvider",
-    "Residual",
-    "RotaryPositionEmbedding",
-    "RotarySupport",
-    "SelfAttention",
-    "SelfAttentionBlock",
-    "SelfAttentionLayer",
-    "TiedTokenOutputAdapter",
-    "TokenInputAdapter",
-    "TokenInputAdapterWithRotarySupport",
-    "TrainableQueryProvider",
-    "freeze",
-    "init_parameters",
-    "positions",
-]
+from perceiver.model.core import adapter, config, modules, position
+from perceiver.model.core.adapter import *  # noqa: F403
+from perceiver.model.core.config import *  # noqa: F403
+from perceiver.model.core.modules import *  # noqa: F403
+from perceiver.model.core.position import *  # noqa: F403
+from perceiver.model.core.utils import freeze, init_parameters  # noqa: F401 (in __all__)
+
+__all__ = sorted({*adapter.__all__, *config.__all__, *modules.__all__, *position.__all__, "freeze", "init_parameters"})

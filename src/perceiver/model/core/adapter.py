@@ -171,3 +171,16 @@ class TrainableQueryProvider(nn.Module):
 
     def forward(self, x: torch.Tensor | None = None) -> torch.Tensor:
         return self._query.unsqueeze(0)
+
+
+__all__ = [
+    "ClassificationOutputAdapter",
+    "InputAdapter",
+    "OutputAdapter",
+    "QueryProvider",
+    "RotarySupport",
+    "TiedTokenOutputAdapter",
+    "TokenInputAdapter",
+    "TokenInputAdapterWithRotarySupport",
+    "TrainableQueryProvider",
+]

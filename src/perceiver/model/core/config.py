@@ -102,3 +102,15 @@ class CausalSequenceModelConfig(PerceiverARConfig):
         """Build a config from keyword arguments, ignoring those that are not fields (e.g. Lightning hparams)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in kwargs.items() if k in names})
+
+
+__all__ = [
+    "CausalSequenceModelConfig",
+    "ClassificationDecoderConfig",
+    "D",
+    "DecoderConfig",
+    "E",
+    "EncoderConfig",
+    "PerceiverARConfig",
+    "PerceiverIOConfig",
+]

@@ -190,3 +190,6 @@ def fourier_encode(
     parts = [pos] if include_positions else []
     parts += [torch.sin(angles), torch.cos(angles)]
     return torch.cat(parts, dim=-1)
+
+
+__all__ = ["FourierPositionEncoding", "FrequencyPositionEncoding", "RotaryPositionEmbedding", "positions"]
