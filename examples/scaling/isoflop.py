@@ -12,7 +12,6 @@ Writes ``isoflop.png`` (IsoFLOP curves and the fitted law) and ``isoflop.json`` 
 
 import argparse
 import json
-import math
 import os
 import tempfile
 import time
@@ -207,7 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
     data.setup()
 
     runs = []
-    print(f"{'budget':>8} {'channels':>8} {'layers':>6} {'N_self':>9} {'steps':>6} {'tokens':>9} {'val_loss':>8} {'s':>5}")
+    columns = [("budget", 8), ("channels", 8), ("layers", 6), ("N_self", 9), ("steps", 6), ("tokens", 9),
+               ("val_loss", 8), ("s", 5)]  # fmt: skip
+    print(" ".join(f"{name:>{width}}" for name, width in columns))
     for budget in setup.budgets:
         for channels, layers in setup.models:
             run = train_run(setup, data, budget, model_config(setup, channels, layers), args.lr)

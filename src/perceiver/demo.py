@@ -342,8 +342,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of training")
     parser.add_argument("--output-dir", type=Path, default=None)
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU is available")
-    parser.add_argument("--precision", default="auto", choices=["auto", "32-true", "bf16-mixed"],
-                        help="auto: bf16-mixed where the hardware multiplies bfloat16 natively, else 32-true")  # fmt: skip
+    parser.add_argument(
+        "--precision", default="auto", choices=["auto", "32-true", "bf16-mixed"],
+        help="auto: bf16-mixed where the hardware multiplies bfloat16 natively, else 32-true",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-channels", type=int, default=None)
     parser.add_argument("--num-heads", type=int, default=4)
