@@ -28,7 +28,7 @@ import torch  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from perceiver.data.text import PydocTextDataModule  # noqa: E402
+from perceiver.demo import pydoc_clm_data  # noqa: E402
 from perceiver.model.text.clm.backend import CausalLanguageModelConfig  # noqa: E402
 from perceiver.model.text.clm.lightning import LitCausalLanguageModel  # noqa: E402
 from perceiver.scaling import (  # noqa: E402
@@ -92,7 +92,7 @@ def batches(loader):
         yield from loader
 
 
-def train_run(setup: Setup, data: PydocTextDataModule, budget: float, config: CausalLanguageModelConfig, lr: float):
+def train_run(setup: Setup, data, budget: float, config: CausalLanguageModelConfig, lr: float):
     """Train for ``budget`` FLOPs (rounded to whole steps) and return the :class:`Run`."""
     torch.manual_seed(0)
     model = LitCausalLanguageModel.create(config)
@@ -192,16 +192,8 @@ def main(argv: list[str] | None = None) -> dict:
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()
-    data = PydocTextDataModule(
-        dataset_dir=str(Path(tempfile.gettempdir()) / "perceiver-isoflop-data"),
-        task="clm",
-        max_seq_len=setup.max_seq_len,
-        padding_side="left",
-        random_train_shift=True,
-        batch_size=setup.batch_size,
-        valid_batch_size=32,
-        num_workers=0,
-    )
+    data_dir = Path(tempfile.gettempdir()) / "perceiver-isoflop-data"
+    data = pydoc_clm_data(data_dir, setup.max_seq_len, setup.batch_size, valid_batch_size=32)
     data.prepare_data()
     data.setup()
 

@@ -205,27 +205,34 @@ def plot_loss_curve(printer: ProgressPrinter, path: Path, title: str) -> Path | 
     return path
 
 
+def pydoc_clm_data(dataset_dir: str | Path, max_seq_len: int, batch_size: int, valid_batch_size: int = 64) -> Any:
+    """The bundled corpus as bytes for causal language modelling: left padding (Perceiver AR), training windows at
+    random offsets, no loader workers (the batches are cheap to make)."""
+    from perceiver.data.text import PydocTextDataModule
+
+    return PydocTextDataModule(
+        dataset_dir=str(dataset_dir),
+        task="clm",
+        max_seq_len=max_seq_len,
+        padding_side="left",
+        random_train_shift=True,
+        batch_size=batch_size,
+        valid_batch_size=valid_batch_size,
+        num_workers=0,
+    )
+
+
 def demo_clm(args: argparse.Namespace) -> dict[str, Any]:
     from transformers import pipeline
 
     import perceiver.model.text.clm  # noqa: F401 (registers the Auto classes and the pipeline)
-    from perceiver.data.text import PydocTextDataModule
     from perceiver.model.text.clm.lightning import LitCausalLanguageModel
 
     class DemoCLM(LitCausalLanguageModel):
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.AdamW(self.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
 
-    data = PydocTextDataModule(
-        dataset_dir=str(args.output_dir / "data"),
-        task="clm",
-        max_seq_len=args.max_seq_len,
-        padding_side="left",
-        random_train_shift=True,
-        batch_size=args.batch_size,
-        valid_batch_size=64,
-        num_workers=0,
-    )
+    data = pydoc_clm_data(args.output_dir / "data", args.max_seq_len, args.batch_size)
     model = DemoCLM(
         vocab_size=data.vocab_size,
         max_seq_len=args.max_seq_len,

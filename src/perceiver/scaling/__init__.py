@@ -10,7 +10,7 @@ from perceiver.scaling.estimator import (
     num_training_tokens,
     perceiver_ar_num_params,
 )
-from perceiver.scaling.flops import forward_flops, linear_flops, training_flops
+from perceiver.scaling.flops import linear_flops, training_flops
 from perceiver.scaling.laws import ScalingLaw, fit_power_law, fit_scaling_law, isoflop_optimum
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "ScalingLaw",
     "fit_power_law",
     "fit_scaling_law",
-    "forward_flops",
     "isoflop_optimum",
     "linear_flops",
     "num_cross_attn_params",

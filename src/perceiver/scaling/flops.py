@@ -234,14 +234,31 @@ def perceiver_io_forward_flops(config: PerceiverIOConfig, batch_size: int, seq_l
     return flops + linear_flops(batch_size * queries, query_channels, decoder.num_classes)
 
 
-def forward_flops(
+def training_flops(
     config: CausalSequenceModelConfig | PerceiverIOConfig,
     batch_size: int,
     seq_len: int | None = None,
     num_latents: int | None = None,
     prefix_dropout: float | None = None,
 ) -> int:
-    """FLOPs of the forward pass of a training step; see :func:`training_flops`."""
+    """FLOPs of one training step (forward and backward: 3 x forward) on a batch of ``batch_size`` examples.
+
+    :param config: a Perceiver AR config (``CausalSequenceModelConfig``, e.g. ``CausalLanguageModelConfig``) or the
+        ``PerceiverIOConfig`` of a masked LM, text classifier or image classifier.
+    :param seq_len: training sequence length (default: ``max_seq_len`` of the config); not for image classifiers.
+    :param num_latents: Perceiver AR latents (default ``max_latents``, as in training).
+    :param prefix_dropout: Perceiver AR prefix dropout (default ``cross_attention_dropout`` of the config).
+    """
+    return 3 * _forward_flops(config, batch_size, seq_len, num_latents, prefix_dropout)
+
+
+def _forward_flops(
+    config: CausalSequenceModelConfig | PerceiverIOConfig,
+    batch_size: int,
+    seq_len: int | None,
+    num_latents: int | None,
+    prefix_dropout: float | None,
+) -> int:
     require_positive(batch_size=batch_size)
     if isinstance(config, CausalSequenceModelConfig):
         seq_len = config.max_seq_len if seq_len is None else seq_len
@@ -262,24 +279,6 @@ def forward_flops(
                                  f"num_latents={config.num_latents} in itself, got {name}={value!r}")  # fmt: skip
         return perceiver_io_forward_flops(config, batch_size, seq_len)
     raise TypeError(f"config must be one of {SUPPORTED_CONFIGS}, got {_describe(config)}")
-
-
-def training_flops(
-    config: CausalSequenceModelConfig | PerceiverIOConfig,
-    batch_size: int,
-    seq_len: int | None = None,
-    num_latents: int | None = None,
-    prefix_dropout: float | None = None,
-) -> int:
-    """FLOPs of one training step (forward and backward: 3 x forward) on a batch of ``batch_size`` examples.
-
-    :param config: a Perceiver AR config (``CausalSequenceModelConfig``, e.g. ``CausalLanguageModelConfig``) or the
-        ``PerceiverIOConfig`` of a masked LM, text classifier or image classifier.
-    :param seq_len: training sequence length (default: ``max_seq_len`` of the config); not for image classifiers.
-    :param num_latents: Perceiver AR latents (default ``max_latents``, as in training).
-    :param prefix_dropout: Perceiver AR prefix dropout (default ``cross_attention_dropout`` of the config).
-    """
-    return 3 * forward_flops(config, batch_size, seq_len, num_latents, prefix_dropout)
 
 
 def _supported_io(config: PerceiverIOConfig) -> bool:
