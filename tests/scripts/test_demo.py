@@ -48,7 +48,7 @@ def test_precision_policy(tmp_path, monkeypatch):
 
 def test_defaults_and_bad_budgets():
     clm, digits = parse_args([]), parse_args(["digits"])
-    assert (clm.task, clm.steps, clm.minutes, clm.num_channels, clm.max_latents) == ("clm", 1400, None, 192, 128)
+    assert (clm.task, clm.steps, clm.minutes, clm.num_channels, clm.max_latents) == ("clm", 1000, None, 192, 128)
     assert (digits.task, digits.minutes) == ("digits", 3.0)
     for bad in (["--steps=0"], ["--minutes=-1"]):
         with pytest.raises(SystemExit):
