@@ -205,9 +205,16 @@ def plot_loss_curve(printer: ProgressPrinter, path: Path, title: str) -> Path | 
     return path
 
 
-def pydoc_clm_data(dataset_dir: str | Path, max_seq_len: int, batch_size: int, valid_batch_size: int = 64) -> Any:
+def pydoc_clm_data(
+    dataset_dir: str | Path,
+    max_seq_len: int,
+    batch_size: int,
+    valid_batch_size: int = 64,
+    min_train_seq_len: int | None = None,
+) -> Any:
     """The bundled corpus as bytes for causal language modelling: left padding (Perceiver AR), training windows at
-    random offsets, no loader workers (the batches are cheap to make)."""
+    random offsets, no loader workers (the batches are cheap to make). With ``min_train_seq_len``, each training
+    batch is cut to a random length in ``[min_train_seq_len, max_seq_len]``."""
     from perceiver.data.text import PydocTextDataModule
 
     return PydocTextDataModule(
@@ -216,6 +223,8 @@ def pydoc_clm_data(dataset_dir: str | Path, max_seq_len: int, batch_size: int, v
         max_seq_len=max_seq_len,
         padding_side="left",
         random_train_shift=True,
+        random_train_truncation=min_train_seq_len is not None,
+        random_min_seq_len=min_train_seq_len or 16,
         batch_size=batch_size,
         valid_batch_size=valid_batch_size,
         num_workers=0,
@@ -232,7 +241,12 @@ def demo_clm(args: argparse.Namespace) -> dict[str, Any]:
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.AdamW(self.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
 
-    data = pydoc_clm_data(args.output_dir / "data", args.max_seq_len, args.batch_size)
+    # Training windows of random length put the latents (the last max_latents positions) at every position, as
+    # generation from a short prompt does; with full windows only, positions below max_seq_len - max_latents are
+    # never latents, and a model with absolute position embeddings continues short prompts poorly.
+    data = pydoc_clm_data(
+        args.output_dir / "data", args.max_seq_len, args.batch_size, min_train_seq_len=args.max_latents
+    )
     model = DemoCLM(
         vocab_size=data.vocab_size,
         max_seq_len=args.max_seq_len,
