@@ -291,7 +291,7 @@ def demo_clm(args: argparse.Namespace) -> dict[str, Any]:
     print(PROMPT + sample)
 
     title = (f"make demo: Perceiver AR, {num_params / 1e6:.1f}M parameters, {trainer.global_step} steps in "
-             f"{train_minutes:.1f} min; final validation loss {final:.3f} nats/byte")  # fmt: skip
+             f"{train_minutes:.1f} min\nfinal validation loss {final:.3f} nats/byte on held-out topics")  # fmt: skip
     curve = plot_loss_curve(printer, args.output_dir / "loss-curve.png", title)
     print(f"\nLoss curve: {curve}" if curve else "")
     print(f"Checkpoints: {Path(checkpoint.dirpath)}; Hugging Face model: {hf_dir}")
