@@ -3,7 +3,7 @@ laptop scale): for each compute budget, models of several sizes are trained with
 (:func:`perceiver.scaling.training_flops` per step), a parabola in log N through their validation losses gives the
 compute-optimal size, and a power law through the optima gives ``N_opt(C)`` and ``D_opt(C)``.
 
-    python examples/scaling/isoflop.py            # 3 budgets x 4 models, about 15 min on 2 quiet CPU cores
+    python examples/scaling/isoflop.py            # 3 budgets x 4 models, about 10 min on one CPU core
     python examples/scaling/isoflop.py --quick    # tiny models and budgets, seconds (the tests run it)
 
 Writes ``isoflop.png`` (IsoFLOP curves and the fitted law) and ``isoflop.json`` into ``--output_dir`` (default
@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import matplotlib  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -32,6 +33,7 @@ from perceiver.demo import pydoc_clm_data  # noqa: E402
 from perceiver.model.text.clm.backend import CausalLanguageModelConfig  # noqa: E402
 from perceiver.model.text.clm.lightning import LitCausalLanguageModel  # noqa: E402
 from perceiver.scaling import (  # noqa: E402
+    ScalingLaw,
     fit_scaling_law,
     isoflop_optimum,
     num_cross_attn_params,
@@ -56,8 +58,8 @@ class Setup:
     valid_batches: int
 
 
-FULL = Setup(budgets=(5e10, 1.5e11, 5e11), models=((16, 1), (32, 2), (48, 3), (64, 4)), num_heads=4, max_seq_len=256,
-             max_latents=128, batch_size=16, valid_batches=8)  # fmt: skip
+FULL = Setup(budgets=(3e10, 1e11, 3e11), models=((16, 1), (32, 2), (48, 3), (64, 4)), num_heads=4, max_seq_len=128,
+             max_latents=64, batch_size=8, valid_batches=8)  # fmt: skip
 QUICK = Setup(budgets=(5e7, 1e8, 2e8), models=((16, 1), (24, 1), (32, 2)), num_heads=2, max_seq_len=64,
               max_latents=32, batch_size=4, valid_batches=1)  # fmt: skip
 
@@ -148,7 +150,7 @@ def plot(runs: list[Run], optima: list[dict], law, path: Path, title: str) -> No
         group = [r for r in runs if r.budget == opt["budget"]]
         params = np.array([r.params for r in group])
         losses = np.array([r.val_loss for r in group])
-        left.plot(params, losses, "o", color=color, label=f"C = {opt['budget']:.0e} FLOPs")
+        left.plot(params, losses, "o", color=color, label=f"C = {opt['budget']:.2g} FLOPs")
         if opt["parabola"]:
             grid = np.logspace(np.log10(params.min()), np.log10(params.max()), 50)
             left.plot(grid, np.polyval(np.polyfit(np.log(params), losses, 2), np.log(grid)), "-", color=color)
@@ -156,7 +158,7 @@ def plot(runs: list[Run], optima: list[dict], law, path: Path, title: str) -> No
     left.set_xscale("log")
     left.set_xlabel("parameters N (self-attention part)")
     left.set_ylabel("validation loss (nats/byte)")
-    left.set_title("IsoFLOP profiles (star: optimum of the parabola in log N)")
+    left.set_title("IsoFLOP profiles (star: minimum of the parabola in log N, else the best run)", fontsize=9)
     left.legend()
     left.grid(alpha=0.3)
 
@@ -168,6 +170,8 @@ def plot(runs: list[Run], optima: list[dict], law, path: Path, title: str) -> No
                label=f"Chinchilla: N_opt = {CHINCHILLA_K_N} C^{CHINCHILLA_A}")  # fmt: skip
     right.set_xscale("log")
     right.set_yscale("log")
+    for axis in (left.xaxis, right.xaxis, right.yaxis):
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only: minor labels overlap
     right.set_xlabel("training compute C (FLOPs)")
     right.set_ylabel("compute-optimal N")
     right.set_title("compute-optimal model size")
@@ -184,7 +188,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny models and budgets (seconds)")
     parser.add_argument("--output_dir", type=Path, default=None)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--from_json", type=Path, default=None, help="redraw the figure of a saved isoflop.json")
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        return redraw(args.from_json, args.output_dir or args.from_json.parent)
     setup = QUICK if args.quick else FULL
     output_dir = args.output_dir or (Path(tempfile.mkdtemp(prefix="isoflop-")) if args.quick else IMAGES)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -205,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
         for channels, layers in setup.models:
             run = train_run(setup, data, budget, model_config(setup, channels, layers), args.lr)
             runs.append(run)
-            print(f"{budget:8.0e} {channels:8d} {run.num_layers:6d} {run.params:9,d} {run.steps:6d} "
+            print(f"{budget:8.2g} {channels:8d} {run.num_layers:6d} {run.params:9,d} {run.steps:6d} "
                   f"{run.tokens:9.2e} {run.val_loss:8.4f} {run.seconds:5.0f}", flush=True)  # fmt: skip
 
     optima = [optimum([r for r in runs if r.budget == b]) for b in setup.budgets]
@@ -214,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
     for o in optima:
         source = "parabola" if o["parabola"] else "best run (no interior minimum)"
         chinchilla = CHINCHILLA_K_N * o["budget"] ** CHINCHILLA_A
-        print(f"  C = {o['budget']:.0e}: N_opt = {o['n_opt']:,.0f} (Chinchilla's law: {chinchilla:,.0f}), "
+        print(f"  C = {o['budget']:.2g}: N_opt = {o['n_opt']:,.0f} (Chinchilla's law: {chinchilla:,.0f}), "
               f"D_opt = {o['d_opt']:.2e} tokens, loss {o['loss']:.4f} [{source}]")  # fmt: skip
     print(f"\nFitted law:\n{law}")
 
@@ -225,6 +232,19 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"setup": asdict(setup), "runs": [asdict(r) for r in runs], "optima": optima, "law": asdict(law)}
     (output_dir / "isoflop.json").write_text(json.dumps(results, indent=1))
     print(f"wrote {image} and {output_dir / 'isoflop.json'}")
+    return results | {"image": image}
+
+
+def redraw(path: Path, output_dir: Path) -> dict:
+    """Draw ``isoflop.png`` again from the results of an earlier run (no training)."""
+    results = json.loads(path.read_text())
+    runs = [Run(**r) for r in results["runs"]]
+    setup = Setup(**{k: tuple(tuple(m) for m in v) if k == "models" else v for k, v in results["setup"].items()})
+    title = f"byte-level Perceiver AR on the pydoc corpus, seq {setup.max_seq_len}, {setup.max_latents} latents, " \
+            f"batch {setup.batch_size}"  # fmt: skip
+    image = output_dir / "isoflop.png"
+    plot(runs, results["optima"], ScalingLaw(**results["law"]), image, title)
+    print(f"wrote {image}")
     return results | {"image": image}
 
 

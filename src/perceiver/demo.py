@@ -350,7 +350,7 @@ def demo_digits(args: argparse.Namespace) -> dict[str, Any]:
 
 
 DEFAULTS = {
-    # clm: 1000 steps are about 5.5 minutes on 2 quiet CPU cores with native bfloat16 (see docs/training-examples.md)
+    # clm: 1000 steps are about 5 minutes on 2 quiet CPU cores with native bfloat16 (see docs/training-examples.md)
     "clm": dict(steps=1000, minutes=None, num_channels=192, num_layers=4, max_latents=128, batch_size=32, lr=2e-3),
     "digits": dict(steps=5000, minutes=3.0, num_channels=64, num_layers=2, max_latents=16, batch_size=64, lr=2e-3),
 }
