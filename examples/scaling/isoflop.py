@@ -3,7 +3,7 @@ laptop scale): for each compute budget, models of several sizes are trained with
 (:func:`perceiver.scaling.training_flops` per step), a parabola in log N through their validation losses gives the
 compute-optimal size, and a power law through the optima gives ``N_opt(C)`` and ``D_opt(C)``.
 
-    python examples/scaling/isoflop.py            # 3 budgets x 4 models, about 10 min on one CPU core
+    python examples/scaling/isoflop.py            # 3 budgets x 4 models, 6 to 10 min on one CPU core
     python examples/scaling/isoflop.py --quick    # tiny models and budgets, seconds (the tests run it)
 
 Writes ``isoflop.png`` (IsoFLOP curves and the fitted law) and ``isoflop.json`` into ``--output_dir`` (default
