@@ -140,7 +140,7 @@ def quiet_lightning() -> None:
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*(treespec|LeafSpec|does not have many workers|litlogger).*")
+    warnings.filterwarnings("ignore", message=".*(treespec|LeafSpec|many workers|litlogger|logging interval).*")
     from datasets.utils.logging import disable_progress_bar
     from transformers.utils import logging as transformers_logging
 
