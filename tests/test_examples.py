@@ -1,5 +1,6 @@
 """The example scripts run offline (``--tiny`` models, ``--quick`` training) and print what they promise."""
 
+import json
 import runpy
 import sys
 from pathlib import Path
@@ -107,3 +108,16 @@ def test_training_quick(task, monkeypatch):
     )
     del namespace
     assert list(Path("logs").rglob("*.ckpt")), "the run saves a checkpoint"
+
+
+def test_isoflop_study_quick(tmp_path, capsys, monkeypatch):
+    namespace = run_script(
+        EXAMPLES / "scaling" / "isoflop.py", "--quick", "--output_dir=isoflop", monkeypatch=monkeypatch
+    )
+    del namespace
+    out = capsys.readouterr().out
+    assert out.count("e+0") >= 9 and "Fitted law:\nN_opt = " in out  # 3 budgets x 3 models, then the law
+    results = json.loads((tmp_path / "isoflop" / "isoflop.json").read_text())
+    assert len(results["runs"]) == 9 and len(results["optima"]) == 3
+    assert all(abs(run["flops"] - run["budget"]) <= run["flops"] / run["steps"] for run in results["runs"])
+    assert Image.open(tmp_path / "isoflop" / "isoflop.png").size[0] > 500
