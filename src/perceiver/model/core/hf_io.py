@@ -3,6 +3,7 @@ multimodal autoencoder): the backend config's dataclasses, loading a task's Ligh
 ``forward``, and the conversion of `transformers` source models."""
 
 import os
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +21,25 @@ from perceiver.model.core.hf_base import PerceiverBackendConfig, PerceiverPreTra
 
 
 class PerceiverIOBackendConfig(PerceiverBackendConfig):
-    """A wrapper config whose backend config is a ``PerceiverIOConfig`` of the dataclasses ``encoder_config_class``
-    and ``decoder_config_class`` (set by subclasses, with ``model_type`` and ``default_backend_config``)."""
+    """A wrapper config whose backend config is a ``backend_config_class``: the task's ``PerceiverIOConfig[E, D]``
+    (subclasses set it, ``model_type`` and ``default_backend_config``)."""
 
-    encoder_config_class = EncoderConfig
-    decoder_config_class = DecoderConfig
+    backend_config_class = PerceiverIOConfig[EncoderConfig, DecoderConfig]
+
+    @classmethod
+    def encoder_decoder_classes(cls) -> tuple[type, type]:
+        """The encoder and decoder config dataclasses ``E`` and ``D`` of ``backend_config_class``."""
+        classes = typing.get_args(cls.backend_config_class)
+        if len(classes) != 2:
+            raise TypeError(
+                f"{cls.__name__}.backend_config_class must be PerceiverIOConfig[EncoderConfigClass, "
+                f"DecoderConfigClass], got {cls.backend_config_class!r}"
+            )
+        return classes
 
     @classmethod
     def backend_config_from_dict(cls, data: dict[str, Any]) -> PerceiverIOConfig:
-        return perceiver_io_config_from_dict(data, cls.encoder_config_class, cls.decoder_config_class)
+        return perceiver_io_config_from_dict(data, *cls.encoder_decoder_classes())
 
 
 class PerceiverIOPreTrainedModel(PerceiverPreTrainedModel):
@@ -46,11 +57,8 @@ class PerceiverIOPreTrainedModel(PerceiverPreTrainedModel):
         cls, ckpt: dict[str, Any], ckpt_path: str | os.PathLike, **config_kwargs: Any
     ) -> "PerceiverIOPreTrainedModel":
         """The wrapper of the read checkpoint ``ckpt``; ``config_kwargs`` go to the wrapper config."""
-        config_class = cls.config_class
-        backend_config = perceiver_io_checkpoint_config(
-            ckpt, ckpt_path, config_class.encoder_config_class, config_class.decoder_config_class
-        )
-        model = cls(config_class(backend_config, **config_kwargs))
+        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, *cls.config_class.encoder_decoder_classes())
+        model = cls(cls.config_class(backend_config, **config_kwargs))
         model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
         return model
 

@@ -34,8 +34,7 @@ from perceiver.model.multimodal.autoencoder.backend import (
 
 class PerceiverMultimodalAutoencoderConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-multimodal-autoencoder"
-    encoder_config_class = MultimodalEncoderConfig
-    decoder_config_class = MultimodalDecoderConfig
+    backend_config_class = MultimodalAutoencoderConfig
 
     @classmethod
     def default_backend_config(cls) -> MultimodalAutoencoderConfig:

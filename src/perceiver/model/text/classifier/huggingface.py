@@ -41,8 +41,7 @@ class MissingLabels(dict):
 
 class PerceiverTextClassifierConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-text-classifier"
-    encoder_config_class = TextEncoderConfig
-    decoder_config_class = ClassificationDecoderConfig
+    backend_config_class = TextClassifierConfig
 
     def __init__(self, backend_config: TextClassifierConfig | None = None, **kwargs: Any):
         id2label_given = bool(kwargs.get("id2label"))

@@ -27,8 +27,7 @@ from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguage
 
 class PerceiverMaskedLanguageModelConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-masked-language-model"
-    encoder_config_class = TextEncoderConfig
-    decoder_config_class = TextDecoderConfig
+    backend_config_class = MaskedLanguageModelConfig
 
     @classmethod
     def default_backend_config(cls) -> MaskedLanguageModelConfig:

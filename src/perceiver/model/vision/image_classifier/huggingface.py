@@ -44,8 +44,7 @@ from perceiver.model.vision.image_classifier.backend import (
 
 class PerceiverImageClassifierConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-image-classifier"
-    encoder_config_class = ImageEncoderConfig
-    decoder_config_class = ClassificationDecoderConfig
+    backend_config_class = ImageClassifierConfig
 
     def __init__(self, backend_config: ImageClassifierConfig | None = None, **kwargs: Any):
         super().__init__(backend_config, **kwargs)

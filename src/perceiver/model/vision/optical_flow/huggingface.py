@@ -38,8 +38,7 @@ from perceiver.model.vision.optical_flow.pipeline import OpticalFlowPipeline
 
 class OpticalFlowPerceiverConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-optical-flow"
-    encoder_config_class = OpticalFlowEncoderConfig
-    decoder_config_class = OpticalFlowDecoderConfig
+    backend_config_class = OpticalFlowConfig
 
     @classmethod
     def default_backend_config(cls) -> OpticalFlowConfig:
