@@ -47,21 +47,6 @@ class PerceiverIOPreTrainedModel(PerceiverPreTrainedModel):
 
     config_class: type[PerceiverIOBackendConfig]
 
-    @classmethod
-    def from_checkpoint(cls, ckpt_path: str | os.PathLike) -> "PerceiverIOPreTrainedModel":
-        """Load a Lightning checkpoint of the task's ``Lit*`` module (a local file or an http(s) URL)."""
-        return cls._from_checkpoint(read_lightning_checkpoint(ckpt_path), ckpt_path)
-
-    @classmethod
-    def _from_checkpoint(
-        cls, ckpt: dict[str, Any], ckpt_path: str | os.PathLike, **config_kwargs: Any
-    ) -> "PerceiverIOPreTrainedModel":
-        """The wrapper of the read checkpoint ``ckpt``; ``config_kwargs`` go to the wrapper config."""
-        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, *cls.config_class.encoder_decoder_classes())
-        model = cls(cls.config_class(backend_config, **config_kwargs))
-        model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
-        return model
-
     def _in_model_precision(self, x: Any) -> Any:
         # as transformers' models: floating point inputs are cast to the model's dtype
         if isinstance(x, torch.Tensor) and x.dtype.is_floating_point:
@@ -77,6 +62,26 @@ class PerceiverIOPreTrainedModel(PerceiverPreTrainedModel):
         if not return_dict:
             return (logits,) if loss is None else (loss, logits)
         return output_class(loss=loss, logits=logits)
+
+
+class PerceiverIOTrainedModel(PerceiverIOPreTrainedModel):
+    """A wrapper of a Perceiver IO task that trains with a Lightning module here (masked LM, text and image
+    classifiers): it loads that module's checkpoints."""
+
+    @classmethod
+    def from_checkpoint(cls, ckpt_path: str | os.PathLike) -> "PerceiverIOTrainedModel":
+        """Load a Lightning checkpoint of the task's ``Lit*`` module (a local file or an http(s) URL)."""
+        return cls._from_checkpoint(read_lightning_checkpoint(ckpt_path), ckpt_path)
+
+    @classmethod
+    def _from_checkpoint(
+        cls, ckpt: dict[str, Any], ckpt_path: str | os.PathLike, **config_kwargs: Any
+    ) -> "PerceiverIOTrainedModel":
+        """The wrapper of the read checkpoint ``ckpt``; ``config_kwargs`` go to the wrapper config."""
+        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, *cls.config_class.encoder_decoder_classes())
+        model = cls(cls.config_class(backend_config, **config_kwargs))
+        model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
+        return model
 
 
 def converted_model(

@@ -19,13 +19,13 @@ from perceiver.model.core.convert import (  # noqa: F401 (the three copy helpers
     copy_self_attention_block_params,
 )
 from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.hf_io import PerceiverIOPreTrainedModel
+from perceiver.model.core.hf_io import PerceiverIOTrainedModel
 from perceiver.model.core.utils import attention_mask_to_pad_mask, check_token_tensor
 from perceiver.model.text.common.backend import TextEncoder
 from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
 
 
-class PerceiverTextModel(PerceiverIOPreTrainedModel):
+class PerceiverTextModel(PerceiverIOTrainedModel):
     """Base of the text model wrappers: token ids and an attention mask in, the backend's logits out."""
 
     main_input_name = "input_ids"

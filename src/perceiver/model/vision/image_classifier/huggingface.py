@@ -26,7 +26,7 @@ from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_p
 from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.hf_io import (
     PerceiverIOBackendConfig,
-    PerceiverIOPreTrainedModel,
+    PerceiverIOTrainedModel,
     convert_source_model,
     converted_model,
 )
@@ -71,7 +71,7 @@ class PerceiverImageClassifierConfig(PerceiverIOBackendConfig):
         return ImageClassifierConfig(encoder, decoder, num_latents=512, num_latent_channels=1024)
 
 
-class PerceiverImageClassifier(PerceiverIOPreTrainedModel):
+class PerceiverImageClassifier(PerceiverIOTrainedModel):
     config_class = PerceiverImageClassifierConfig
     backend_model_class = ImageClassifier
     main_input_name = "pixel_values"
