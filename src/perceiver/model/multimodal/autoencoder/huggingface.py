@@ -15,7 +15,9 @@ from perceiver.model.core.convert import (
     copy_encoder_params,
     copy_param,
     copy_params,
+    hf_decoder_kwargs,
     hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
 from perceiver.model.core.hf_io import (
     PerceiverIOBackendConfig,
@@ -105,10 +107,9 @@ def convert_config(config: transformers.PerceiverConfig) -> MultimodalAutoencode
         num_cross_attention_heads=1,
         num_cross_attention_qk_channels=config.d_latents,
         cross_attention_residual=False,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return MultimodalAutoencoderConfig(encoder, decoder, config.num_latents, config.d_latents)
+    return MultimodalAutoencoderConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_multimodal_autoencoder_params(src: torch.nn.Module, tgt: MultimodalAutoencoder) -> None:

@@ -10,7 +10,13 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTra
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.data.text.tokenizer import VOCAB_SIZE, perceiver_bytes_tokenizer
-from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_param, hf_encoder_kwargs
+from perceiver.model.core.convert import (
+    copy_cross_attention_layer_params,
+    copy_param,
+    hf_decoder_kwargs,
+    hf_encoder_kwargs,
+    hf_latent_kwargs,
+)
 from perceiver.model.core.hf_io import PerceiverIOBackendConfig
 from perceiver.model.core.perceiver_io import PerceiverDecoder
 from perceiver.model.core.pipelines import serve_empty_batches
@@ -118,12 +124,9 @@ def convert_config(config: Any) -> MaskedLanguageModelConfig:
         num_cross_attention_heads=8,
         cross_attention_widening_factor=1,
         cross_attention_residual=False,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return MaskedLanguageModelConfig(
-        encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents
-    )
+    return MaskedLanguageModelConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_text_decoder_params(src: Any, tgt: PerceiverDecoder) -> None:

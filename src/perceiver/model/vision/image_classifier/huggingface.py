@@ -21,7 +21,9 @@ from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_p
     copy_param,
     copy_params,
     copy_self_attention_block_params,
+    hf_decoder_kwargs,
     hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
 from perceiver.model.core.folder import save_model_folder
 from perceiver.model.core.hf_io import (
@@ -155,10 +157,9 @@ def convert_config(
         num_output_query_channels=config.d_latents,
         num_cross_attention_heads=1,
         cross_attention_residual=True,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return ImageClassifierConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
+    return ImageClassifierConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_image_encoder_params(src: torch.nn.Module, tgt: PerceiverEncoder) -> None:

@@ -18,7 +18,9 @@ from perceiver.model.core.convert import (  # noqa: F401 (the last two: perceive
     copy_latent_provider_params,
     copy_params,
     copy_self_attention_block_params,
+    hf_decoder_kwargs,
     hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
 from perceiver.model.core.hf_io import (
     PerceiverIOBackendConfig,
@@ -88,10 +90,9 @@ def convert_config(config: transformers.PerceiverConfig) -> OpticalFlowConfig:
         # the decoder cross-attention projects queries and keys to the latent width
         num_cross_attention_qk_channels=config.d_latents,
         cross_attention_residual=False,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return OpticalFlowConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
+    return OpticalFlowConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_flow_encoder_params(src: torch.nn.Module, tgt: PerceiverEncoder) -> None:
