@@ -18,7 +18,7 @@ from perceiver.data.audio import (
     write_bach_chorales,
 )
 from perceiver.data.audio.maestro_v3 import read_maestro_split
-from perceiver.data.audio.symbolic import SEPARATOR, load_token_file
+from perceiver.data.audio.symbolic import SEPARATOR, load_token_file, write_token_file
 from perceiver.data.audio.utils import download_file, extract_file
 
 
@@ -192,6 +192,29 @@ def test_giantmidi_download_and_extract_from_file_uri(tmp_path):
     assert load_token_file(dm.preproc_dir / "valid.bin").tolist() == encode_midi(
         pretty_midi.PrettyMIDI(str(src / "giantmidi" / "valid" / "y.mid"))
     )
+
+
+@pytest.mark.parametrize("data_module", [MaestroV3DataModule, GiantMidiPianoDataModule, BachChoralesDataModule])
+def test_named_data_modules_take_the_arguments_of_the_base(data_module, tmp_path):
+    dm = data_module(16, 4, "right", 2, dataset_dir=str(tmp_path), preproc_workers=1)
+    assert (dm.max_seq_len, dm.min_seq_len, dm.padding_side, dm.batch_size) == (16, 4, "right", 2)
+    assert dm.dataset_dir == tmp_path and dm.hparams["min_seq_len"] == 4 and dm.hparams["dataset_dir"] == str(tmp_path)
+    with pytest.raises(ValueError, match=r"min_seq_len must be in \(0..max_seq_len=16\), got 16"):
+        data_module(16, 16, dataset_dir=str(tmp_path))
+
+
+def test_written_token_files_need_no_download(tmp_path):
+    dm = GiantMidiPianoDataModule(
+        max_seq_len=8, dataset_uri=(tmp_path / "missing.zip").as_uri(), dataset_dir=str(tmp_path), preproc_workers=1
+    )
+    dm.preproc_dir.mkdir(parents=True)
+    for split in ("train", "valid"):
+        write_token_file(dm.preproc_dir / f"{split}.bin", [np.arange(10, dtype=np.int16)])
+    dm.prepare_data()  # no OSError: the archive is not fetched
+    with pytest.raises(OSError, match="could not download"):
+        GiantMidiPianoDataModule(
+            max_seq_len=8, dataset_uri=dm.dataset_uri, dataset_dir=str(tmp_path / "new")
+        ).prepare_data()
 
 
 def test_download_and_extract_errors(tmp_path):

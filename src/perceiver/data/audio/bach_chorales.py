@@ -3,6 +3,7 @@
 import warnings
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 from perceiver.data.audio.symbolic import SymbolicAudioDataModule, find_midi_files
 
@@ -75,32 +76,16 @@ class BachChoralesDataModule(SymbolicAudioDataModule):
     """Symbolic audio data from music21's Bach chorales (converted to MIDI once, into ``dataset_dir``)."""
 
     def __init__(
-        self,
-        max_seq_len: int,
-        min_seq_len: int | None = None,
-        padding_side: str = "left",
-        batch_size: int = 16,
-        num_workers: int = 1,
-        preproc_workers: int | None = None,
-        pin_memory: bool = True,
-        dataset_dir: str = ".cache/bach-chorales",
-        max_chorales: int | None = None,
+        self, *args: Any, dataset_dir: str = ".cache/bach-chorales", max_chorales: int | None = None, **kwargs: Any
     ):
-        super().__init__(
-            dataset_dir=dataset_dir,
-            max_seq_len=max_seq_len,
-            min_seq_len=min_seq_len,
-            padding_side=padding_side,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            preproc_workers=preproc_workers,
-            pin_memory=pin_memory,
-        )
+        """``max_chorales``: convert only the first ``max_chorales`` (by name); the other arguments (``max_seq_len``,
+        ...) are those of :class:`~perceiver.data.audio.symbolic.SymbolicAudioDataModule`."""
+        super().__init__(dataset_dir, *args, **kwargs)
         self.max_chorales = max_chorales
 
     def download(self) -> None:
         marker = self.dataset_dir / CONVERTED_MARKER
-        if marker.exists() or (self.preproc_dir / "train.bin").exists():
+        if marker.exists():
             return
         write_bach_chorales(self.dataset_dir, num_workers=self.preproc_workers, max_chorales=self.max_chorales)
         marker.touch()  # an interrupted conversion is redone

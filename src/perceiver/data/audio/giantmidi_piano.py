@@ -1,46 +1,33 @@
 """GiantMIDI-Piano as packed for the reference training runs: the archive holds ``train/`` and ``valid/``."""
 
-from pathlib import Path
+from typing import Any
 
-from perceiver.data.audio.symbolic import SymbolicAudioDataModule
-from perceiver.data.audio.utils import download_file, extract_file
+from perceiver.data.audio.archive import MidiArchiveDataModule
 
 GIANT_MIDI_PIANO_URI = "https://martin-krasser.com/perceiver/data/midi/giantmidi-piano.zip"
 
 
-class GiantMidiPianoDataModule(SymbolicAudioDataModule):
+class GiantMidiPianoDataModule(MidiArchiveDataModule):
+    """GiantMIDI-Piano MIDI files from the archive ``dataset_uri``; the other arguments (``max_seq_len``, ...) are
+    those of :class:`~perceiver.data.audio.symbolic.SymbolicAudioDataModule`."""
+
     def __init__(
         self,
-        max_seq_len: int,
-        min_seq_len: int | None = None,
-        padding_side: str = "left",
-        batch_size: int = 16,
-        num_workers: int = 1,
-        preproc_workers: int | None = None,
-        pin_memory: bool = True,
+        *args: Any,
         dataset_uri: str = GIANT_MIDI_PIANO_URI,
         dataset_dir: str = ".cache/giantmidi-piano",
+        **kwargs: Any,
     ):
-        super().__init__(
-            dataset_dir=dataset_dir,
-            max_seq_len=max_seq_len,
-            min_seq_len=min_seq_len,
-            padding_side=padding_side,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            preproc_workers=preproc_workers,
-            pin_memory=pin_memory,
-        )
+        super().__init__(dataset_dir, *args, **kwargs)
         self.dataset_uri = dataset_uri
 
+    def is_unpacked(self) -> bool:
+        return (self.dataset_dir / "train").is_dir()
+
     def download(self) -> None:
-        if (self.dataset_dir / "train").is_dir() or (self.preproc_dir / "train.bin").exists():
-            return
-        archive = download_file(self.dataset_uri, self.dataset_dir / Path(self.dataset_uri).name)
-        extract_file(archive, self.dataset_dir)
-        archive.unlink()
+        super().download()
         # Some archives wrap the split folders in one top-level folder.
-        if not (self.dataset_dir / "train").is_dir():
+        if not self.is_unpacked():
             nested = [p for p in self.dataset_dir.iterdir() if (p / "train").is_dir()]
             if len(nested) == 1:
                 for child in nested[0].iterdir():

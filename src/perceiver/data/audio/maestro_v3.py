@@ -2,9 +2,10 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
-from perceiver.data.audio.symbolic import SymbolicAudioDataModule, find_midi_files
-from perceiver.data.audio.utils import download_file, extract_file
+from perceiver.data.audio.archive import MidiArchiveDataModule
+from perceiver.data.audio.symbolic import find_midi_files
 
 MAESTRO_V3_URI = "https://martin-krasser.com/perceiver/data/midi/maestro-v3.0.0-midi.zip"
 METADATA_FILE = "maestro-v3.0.0.json"
@@ -20,41 +21,26 @@ def read_maestro_split(metadata_path: str | Path) -> dict[str, str]:
     return {record["midi_filename"]: record["split"] for record in meta}
 
 
-class MaestroV3DataModule(SymbolicAudioDataModule):
+class MaestroV3DataModule(MidiArchiveDataModule):
+    """MAESTRO v3 MIDI files from the archive ``dataset_uri``; the other arguments (``max_seq_len``, ...) are those of
+    :class:`~perceiver.data.audio.symbolic.SymbolicAudioDataModule`."""
+
     def __init__(
         self,
-        max_seq_len: int,
-        min_seq_len: int | None = None,
-        padding_side: str = "left",
-        batch_size: int = 16,
-        num_workers: int = 1,
-        preproc_workers: int | None = None,
-        pin_memory: bool = True,
+        *args: Any,
         dataset_uri: str = MAESTRO_V3_URI,
         dataset_dir: str = ".cache/maestro-v3-midi",
+        **kwargs: Any,
     ):
-        super().__init__(
-            dataset_dir=dataset_dir,
-            max_seq_len=max_seq_len,
-            min_seq_len=min_seq_len,
-            padding_side=padding_side,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            preproc_workers=preproc_workers,
-            pin_memory=pin_memory,
-        )
+        super().__init__(dataset_dir, *args, **kwargs)
         self.dataset_uri = dataset_uri
 
     def _metadata_path(self) -> Path | None:
         found = sorted(self.dataset_dir.rglob(METADATA_FILE))
         return found[0] if found else None
 
-    def download(self) -> None:
-        if self._metadata_path() is not None or (self.preproc_dir / "train.bin").exists():
-            return
-        archive = download_file(self.dataset_uri, self.dataset_dir / Path(self.dataset_uri).name)
-        extract_file(archive, self.dataset_dir)
-        archive.unlink()
+    def is_unpacked(self) -> bool:
+        return self._metadata_path() is not None
 
     def source_files(self) -> tuple[list[Path], list[Path]]:
         metadata = self._metadata_path()

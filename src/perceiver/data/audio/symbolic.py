@@ -162,7 +162,8 @@ class SymbolicAudioDataModule(pl.LightningDataModule):
         return self.dataset_dir / "preproc"
 
     def download(self) -> None:
-        """Fetch the source files into ``dataset_dir`` (subclasses; the base class reads what is there)."""
+        """Fetch the source files into ``dataset_dir`` (subclasses; the base class reads what is there).
+        ``prepare_data`` calls it unless the training token file is written already."""
 
     def source_files(self) -> tuple[list[Path], list[Path]]:
         """``(train_files, valid_files)``."""
@@ -189,7 +190,8 @@ class SymbolicAudioDataModule(pl.LightningDataModule):
         return train, valid
 
     def prepare_data(self) -> None:
-        self.download()
+        if not (self.preproc_dir / "train.bin").exists():
+            self.download()
         if all((self.preproc_dir / f"{split}.bin").exists() for split in ("train", "valid")):
             return
         train_files, valid_files = self.source_files()

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from perceiver.data.text.collator import IGNORE_INDEX, Collator
-from perceiver.data.text.utils import load_tokenizer, vocab_size
+from perceiver.data.text.utils import TextSizes, load_tokenizer
 
 
 class C4Collator(Collator):
@@ -52,7 +52,7 @@ def chunk_documents(
         start += n
 
 
-class C4DataModule(pl.LightningDataModule):
+class C4DataModule(TextSizes, pl.LightningDataModule):
     def __init__(
         self,
         tokenizer: str,
@@ -92,14 +92,6 @@ class C4DataModule(pl.LightningDataModule):
         if self.tokenizer.eos_token_id is None:
             raise ValueError(f"tokenizer {type(self.tokenizer).__name__} has no EOS token, needed between documents")
         self.collator = C4Collator(self.tokenizer)
-
-    @property
-    def vocab_size(self) -> int:
-        return vocab_size(self.tokenizer)
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.hparams.max_seq_len
 
     def _node(self) -> tuple[int, int]:
         h = self.hparams

@@ -27,7 +27,7 @@ from perceiver.data.text.collator import (
 )
 from perceiver.data.text.dataset import CLMDataset, RandomShiftDataset
 from perceiver.data.text.special_tokens import generation_token_ids, serving_tokenizer
-from perceiver.data.text.utils import describe, load_tokenizer, tokenize_with_word_ids, vocab_size
+from perceiver.data.text.utils import TextSizes, describe, load_tokenizer, tokenize_with_word_ids
 from perceiver.validation import check_loader_args, require_optional_positive
 
 STATIC_MASKING_SEED = 0
@@ -66,7 +66,7 @@ def _chunk(batch: dict[str, list], chunk_len: int, keys: tuple[str, ...]) -> dic
     return result
 
 
-class TextDataModule(pl.LightningDataModule):
+class TextDataModule(TextSizes, pl.LightningDataModule):
     def __init__(
         self,
         dataset_dir: str,
@@ -153,14 +153,6 @@ class TextDataModule(pl.LightningDataModule):
                 hparams["task"] = hparams["task"].name
 
     # ---- properties ----
-
-    @property
-    def vocab_size(self) -> int:
-        return vocab_size(self.tokenizer)
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.hparams.max_seq_len
 
     @property
     def label_names(self) -> list[str] | None:

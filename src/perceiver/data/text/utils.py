@@ -62,6 +62,21 @@ def vocab_size(tokenizer: PreTrainedTokenizerBase) -> int:
     return len(tokenizer)
 
 
+class TextSizes:
+    """Mixin of the text data modules: the sizes that the CLI links to a model's config, from the module's
+    ``tokenizer`` and its ``max_seq_len`` hyper-parameter."""
+
+    tokenizer: PreTrainedTokenizerBase
+
+    @property
+    def vocab_size(self) -> int:
+        return vocab_size(self.tokenizer)
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.hparams.max_seq_len
+
+
 def byte_word_ids(input_ids: list[int], special_ids: set[int], offset: int = 6) -> list[int]:
     """Word ids for byte tokens: a word is a maximal run of non-whitespace bytes; whitespace and special tokens
     get ``NO_WORD``. Multi-byte UTF-8 characters stay inside their word."""

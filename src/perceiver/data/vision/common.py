@@ -1,5 +1,5 @@
-"""Shared pieces of the image data modules: a pillow/numpy transform to channels-last tensors and a map-style
-dataset of ``{"image", "label"}`` examples."""
+"""Shared pieces of the image data modules: a pillow/numpy transform to channels-last tensors, a map-style
+dataset of ``{"image", "label"}`` examples and the classes and image shape of the digit data sets."""
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -87,3 +87,28 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         example = self.source[index]
         return {"image": self.transform(example[self.image_key]), "label": int(example[self.label_key])}
+
+
+class DigitImages:
+    """Mixin of the digit data modules: ten classes named ``"0"`` ... ``"9"``, grey ``image_size`` x ``image_size``
+    images, channels-last unless ``hparams.channels_last`` is false, normalised to [-1, 1] if ``hparams.normalize``."""
+
+    image_size: int
+
+    @property
+    def num_classes(self) -> int:
+        return 10
+
+    @property
+    def label_names(self) -> list[str]:
+        return [str(digit) for digit in range(10)]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        size = self.image_size
+        return (size, size, 1) if self.hparams.channels_last else (1, size, size)
+
+    def image_processor(self) -> PerceiverImageClassifierInputProcessor:
+        """The processor that turns a digit image into the pixels validation sees (saved with a trained model)."""
+        size = self.image_size
+        return resize_processor((size, size, 1), self.hparams.normalize, self.hparams.channels_last)

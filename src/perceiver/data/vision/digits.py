@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from perceiver.data.vision.common import random_crop
+from perceiver.data.vision.common import DigitImages, random_crop
 from perceiver.validation import check_loader_args
 
 
@@ -51,10 +51,13 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return digits.images.astype(np.float32), digits.target.astype(np.int64)
 
 
-class DigitsDataModule(pl.LightningDataModule):
+class DigitsDataModule(DigitImages, pl.LightningDataModule):
     """scikit-learn's 8x8 digits (offline). A fixed, class-stratified ``valid_size`` fraction is held out.
     Images are ``(8, 8, 1)`` channels-last (or ``(1, 8, 8)``), scaled to [0, 1] or, with ``normalize``, [-1, 1].
-    ``random_shift``: training images are translated by up to this many pixels (augmentation)."""
+    ``random_shift``: training images are translated by up to this many pixels (augmentation). The bundled digits
+    have 17 grey levels: an image of them scaled to 0..255 gives the training pixels up to rounding."""
+
+    image_size = 8
 
     def __init__(
         self,
@@ -76,25 +79,6 @@ class DigitsDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.ds_train: DigitsDataset | None = None
         self.ds_valid: DigitsDataset | None = None
-
-    @property
-    def num_classes(self) -> int:
-        return 10
-
-    @property
-    def label_names(self) -> list[str]:
-        return [str(digit) for digit in range(10)]
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (8, 8, 1) if self.hparams.channels_last else (1, 8, 8)
-
-    def image_processor(self) -> Any:
-        """A processor for grey digit images (resized to 8x8, [0, 1] or [-1, 1]); the bundled digits have 17 grey
-        levels, an image of them scaled to 0..255 gives the training pixels up to rounding."""
-        from perceiver.data.vision.image_processor import resize_processor
-
-        return resize_processor((8, 8, 1), self.hparams.normalize, self.hparams.channels_last)
 
     def setup(self, stage: str | None = None) -> None:
         from sklearn.model_selection import train_test_split

@@ -6,7 +6,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
-from perceiver.data.vision.common import ImageDataset, ImageTransform
+from perceiver.data.vision.common import DigitImages, ImageDataset, ImageTransform
 from perceiver.validation import check_loader_args
 
 MNIST_HUB_ID = "ylecun/mnist"
@@ -25,8 +25,10 @@ class MNISTPreprocessor:
         return torch.stack([self.transform(image) for image in images])
 
 
-class MNISTDataModule(pl.LightningDataModule):
+class MNISTDataModule(DigitImages, pl.LightningDataModule):
     """MNIST handwritten digits, 28x28 grey, 10 classes; the test split is the validation split."""
+
+    image_size = 28
 
     def __init__(
         self,
@@ -44,22 +46,6 @@ class MNISTDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.ds_train = None
         self.ds_valid = None
-
-    @property
-    def num_classes(self) -> int:
-        return 10
-
-    @property
-    def label_names(self) -> list[str]:
-        return [str(digit) for digit in range(10)]
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (28, 28, 1) if self.hparams.channels_last else (1, 28, 28)
-
-    def image_processor(self) -> Any:
-        """The processor that turns a digit image into the pixels validation sees (saved with a trained model)."""
-        return ImageTransform((28, 28, 1), self.hparams.normalize, self.hparams.channels_last).image_processor()
 
     def load_source_dataset(self) -> Any:
         from datasets import load_dataset

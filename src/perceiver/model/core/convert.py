@@ -110,3 +110,13 @@ def hf_encoder_kwargs(config) -> dict:
         dropout=config.attention_probs_dropout_prob,
         init_scale=config.initializer_range,
     )
+
+
+def hf_decoder_kwargs(config) -> dict:
+    """``DecoderConfig`` fields of a `transformers` ``PerceiverConfig`` that every converted decoder takes."""
+    return dict(dropout=config.attention_probs_dropout_prob, init_scale=config.initializer_range)
+
+
+def hf_latent_kwargs(config) -> dict:
+    """The latent array of a `transformers` ``PerceiverConfig``: ``PerceiverIOConfig``'s latent fields."""
+    return dict(num_latents=config.num_latents, num_latent_channels=config.d_latents)

@@ -16,8 +16,9 @@ import torch
 import torch.nn as nn
 
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter
+from perceiver.model.core.builders import perceiver_io_encoder
 from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
-from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverIO
 from perceiver.model.core.position import fourier_encode, fourier_features
 from perceiver.model.core.utils import require_positive, require_probability
 
@@ -392,18 +393,8 @@ class MultimodalDecoder(PerceiverDecoder):
 
 class MultimodalAutoencoder(PerceiverIO):
     def __init__(self, config: MultimodalAutoencoderConfig):
-        input_adapter = MultimodalInputAdapter(config.encoder)
-        encoder_kwargs = config.encoder.base_kwargs()  # the modality fields configure the adapter
-        if encoder_kwargs["num_cross_attention_qk_channels"] is None:
-            encoder_kwargs["num_cross_attention_qk_channels"] = input_adapter.num_input_channels
-        encoder = PerceiverEncoder(
-            input_adapter=input_adapter,
-            num_latents=config.num_latents,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **encoder_kwargs,
-        )
+        # the modality fields of config.encoder configure the adapter
+        encoder = perceiver_io_encoder(config, MultimodalInputAdapter(config.encoder), qk_channels_of_input=True)
         decoder = MultimodalDecoder(config.encoder, config.decoder, config.num_latent_channels)
         super().__init__(encoder, decoder)
         self.config = config

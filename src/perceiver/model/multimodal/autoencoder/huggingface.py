@@ -15,12 +15,15 @@ from perceiver.model.core.convert import (
     copy_encoder_params,
     copy_param,
     copy_params,
+    hf_decoder_kwargs,
     hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
-from perceiver.model.core.huggingface import (
-    PerceiverBackendConfig,
-    PerceiverPreTrainedModel,
-    perceiver_io_config_from_dict,
+from perceiver.model.core.hf_io import (
+    PerceiverIOBackendConfig,
+    PerceiverIOPreTrainedModel,
+    convert_source_model,
+    converted_model,
 )
 from perceiver.model.multimodal.autoencoder.backend import (
     MODALITIES,
@@ -31,8 +34,9 @@ from perceiver.model.multimodal.autoencoder.backend import (
 )
 
 
-class PerceiverMultimodalAutoencoderConfig(PerceiverBackendConfig):
+class PerceiverMultimodalAutoencoderConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-multimodal-autoencoder"
+    backend_config_class = MultimodalAutoencoderConfig
 
     @classmethod
     def default_backend_config(cls) -> MultimodalAutoencoderConfig:
@@ -42,10 +46,6 @@ class PerceiverMultimodalAutoencoderConfig(PerceiverBackendConfig):
         decoder = MultimodalDecoderConfig(num_cross_attention_heads=1, cross_attention_residual=False)
         return MultimodalAutoencoderConfig(encoder, decoder, num_latents=784, num_latent_channels=512)
 
-    @classmethod
-    def backend_config_from_dict(cls, data: dict[str, Any]) -> MultimodalAutoencoderConfig:
-        return perceiver_io_config_from_dict(data, MultimodalEncoderConfig, MultimodalDecoderConfig)
-
 
 @dataclass
 class PerceiverMultimodalAutoencoderOutput(ModelOutput):
@@ -54,7 +54,7 @@ class PerceiverMultimodalAutoencoderOutput(ModelOutput):
     logits: dict[str, torch.Tensor] | None = None
 
 
-class PerceiverMultimodalAutoencoder(PerceiverPreTrainedModel):
+class PerceiverMultimodalAutoencoder(PerceiverIOPreTrainedModel):
     config_class = PerceiverMultimodalAutoencoderConfig
     backend_model_class = MultimodalAutoencoder
     main_input_name = "inputs"
@@ -107,10 +107,9 @@ def convert_config(config: transformers.PerceiverConfig) -> MultimodalAutoencode
         num_cross_attention_heads=1,
         num_cross_attention_qk_channels=config.d_latents,
         cross_attention_residual=False,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return MultimodalAutoencoderConfig(encoder, decoder, config.num_latents, config.d_latents)
+    return MultimodalAutoencoderConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_multimodal_autoencoder_params(src: torch.nn.Module, tgt: MultimodalAutoencoder) -> None:
@@ -138,12 +137,13 @@ def copy_multimodal_autoencoder_params(src: torch.nn.Module, tgt: MultimodalAuto
 
 def convert_hf_model(src: torch.nn.Module) -> PerceiverMultimodalAutoencoder:
     """Convert an in-memory ``transformers`` ``PerceiverForMultimodalAutoencoding``."""
-    config = PerceiverMultimodalAutoencoderConfig(
-        convert_config(src.config), id2label=dict(src.config.id2label), label2id=dict(src.config.label2id)
+    return converted_model(
+        PerceiverMultimodalAutoencoder,
+        convert_config(src.config),
+        src,
+        copy_multimodal_autoencoder_params,
+        source_labels=True,
     )
-    tgt = PerceiverMultimodalAutoencoder(config).eval()
-    copy_multimodal_autoencoder_params(src, tgt.backend_model)
-    return tgt
 
 
 def convert_model(
@@ -153,10 +153,8 @@ def convert_model(
     **kwargs: Any,
 ) -> PerceiverMultimodalAutoencoder:
     """Convert the official multimodal autoencoder (hub id or local folder) and save it to ``save_dir``."""
-    src = transformers.PerceiverForMultimodalAutoencoding.from_pretrained(source_repo_id).eval()
-    tgt = convert_hf_model(src)
-    tgt.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
-    return tgt
+    load_source = transformers.PerceiverForMultimodalAutoencoding.from_pretrained
+    return convert_source_model(save_dir, source_repo_id, load_source, convert_hf_model, push_to_hub, **kwargs)
 
 
 AutoConfig.register(

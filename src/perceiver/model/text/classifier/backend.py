@@ -2,10 +2,16 @@
 
 import torch
 
-from perceiver.model.core.adapter import ClassificationOutputAdapter, TrainableQueryProvider
+from perceiver.model.core.adapter import ClassificationOutputAdapter, TrainableQueryProvider  # noqa: F401 (0.11 names)
+from perceiver.model.core.builders import classification_decoder
 from perceiver.model.core.config import ClassificationDecoderConfig, PerceiverIOConfig
-from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverIO
-from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig, check_text_input
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverIO  # noqa: F401 (PerceiverDecoder: 0.11 name)
+from perceiver.model.text.common.backend import (  # noqa: F401 (TextEncoder: a perceiver-io 0.11 name)
+    TextEncoder,
+    TextEncoderConfig,
+    check_text_input,
+    text_encoder,
+)
 
 TextClassifierConfig = PerceiverIOConfig[TextEncoderConfig, ClassificationDecoderConfig]
 
@@ -13,31 +19,7 @@ TextClassifierConfig = PerceiverIOConfig[TextEncoderConfig, ClassificationDecode
 class TextClassifier(PerceiverIO):
     def __init__(self, config: TextClassifierConfig):
         """With ``encoder.freeze=True`` only the decoder trains (classifier on a pretrained, frozen encoder)."""
-        encoder = TextEncoder(
-            config.encoder,
-            num_latents=config.num_latents,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-        )
-        output_query_provider = TrainableQueryProvider(
-            num_queries=config.decoder.num_output_queries,
-            num_query_channels=config.decoder.num_output_query_channels,
-            init_scale=config.decoder.init_scale,
-        )
-        output_adapter = ClassificationOutputAdapter(
-            num_classes=config.decoder.num_classes,
-            num_output_query_channels=config.decoder.num_output_query_channels,
-        )
-        decoder = PerceiverDecoder(
-            output_adapter=output_adapter,
-            output_query_provider=output_query_provider,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **config.decoder.base_kwargs(),
-        )
-        super().__init__(encoder, decoder)
+        super().__init__(text_encoder(config), classification_decoder(config))
         self.config = config
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -9,24 +9,13 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedTokenizerBase
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from perceiver.model.core.checkpoint import (
-    backend_state_dict,
-    perceiver_io_checkpoint_config,
-    read_lightning_checkpoint,
-)
 from perceiver.model.core.config import ClassificationDecoderConfig
-from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.huggingface import (
-    PerceiverBackendConfig,
-    PerceiverPreTrainedModel,
-    perceiver_io_config_from_dict,
-)
+from perceiver.model.core.hf_io import PerceiverIOBackendConfig
 from perceiver.model.core.pipelines import serve_empty_batches
-from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
+from perceiver.model.core.utils import check_labels, lazy_exports
 from perceiver.model.text.classifier.backend import TextClassifier, TextClassifierConfig
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
-from perceiver.model.text.common.huggingface import register_text_tokenizer
+from perceiver.model.text.common.huggingface import PerceiverTextModel, convert_text_checkpoint, register_text_tokenizer
 
 
 class MissingLabels(dict):
@@ -50,8 +39,9 @@ class MissingLabels(dict):
         return MissingLabels, (self.num_classes,)
 
 
-class PerceiverTextClassifierConfig(PerceiverBackendConfig):
+class PerceiverTextClassifierConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-text-classifier"
+    backend_config_class = TextClassifierConfig
 
     def __init__(self, backend_config: TextClassifierConfig | None = None, **kwargs: Any):
         id2label_given = bool(kwargs.get("id2label"))
@@ -73,33 +63,10 @@ class PerceiverTextClassifierConfig(PerceiverBackendConfig):
             TextEncoderConfig(), ClassificationDecoderConfig(), num_latents=512, num_latent_channels=512
         )
 
-    @classmethod
-    def backend_config_from_dict(cls, data: dict[str, Any]) -> TextClassifierConfig:
-        return perceiver_io_config_from_dict(data, TextEncoderConfig, ClassificationDecoderConfig)
 
-
-class PerceiverTextClassifier(PerceiverPreTrainedModel):
+class PerceiverTextClassifier(PerceiverTextModel):
     config_class = PerceiverTextClassifierConfig
     backend_model_class = TextClassifier
-    main_input_name = "input_ids"
-
-    def get_input_embeddings(self) -> torch.nn.Embedding:
-        return self.backend_model.encoder.input_adapter.txt_embedding
-
-    @staticmethod
-    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverTextClassifier":
-        """Load a Lightning checkpoint of the text classifier (``LitTextClassifier``)."""
-        return PerceiverTextClassifier._from_checkpoint(read_lightning_checkpoint(ckpt_path), ckpt_path)
-
-    @staticmethod
-    def _from_checkpoint(ckpt: dict[str, Any], ckpt_path: str | Path) -> "PerceiverTextClassifier":
-        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, TextEncoderConfig, ClassificationDecoderConfig)
-        state_dict = backend_state_dict(ckpt, ckpt_path)
-        config = PerceiverTextClassifierConfig(backend_config)
-        config.is_decoder = False
-        model = PerceiverTextClassifier(config)
-        model.backend_model.load_state_dict(state_dict)
-        return model
 
     def forward(
         self,
@@ -114,15 +81,7 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
         :param attention_mask: ``(b, n)``, 1 = token, 0 = padding.
         :param labels: ``(b,)`` class indices (``-100`` ignored); the loss is the cross-entropy.
         """
-        kwargs.pop("token_type_ids", None)
-        if kwargs:
-            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
-        if input_ids is None:
-            raise ValueError("input_ids must be given")
-        check_token_tensor(input_ids)
-        pad_mask = attention_mask_to_pad_mask(attention_mask, input_ids)
-        logits = self.backend_model(input_ids, pad_mask=pad_mask)
-
+        logits = self._text_logits(input_ids, attention_mask, kwargs)
         loss = None
         if labels is not None:
             if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != (input_ids.shape[0],):
@@ -130,11 +89,7 @@ class PerceiverTextClassifier(PerceiverPreTrainedModel):
                 raise ValueError(f"labels must have shape (batch_size,) = ({input_ids.shape[0]},), got {shape}")
             check_labels(labels, logits.shape[-1], (input_ids.shape[0],))
             loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
-
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        if not return_dict:
-            return (logits,) if loss is None else (loss, logits)
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return self._output(SequenceClassifierOutput, logits, loss, return_dict)
 
 
 AutoConfig.register(PerceiverTextClassifierConfig.model_type, PerceiverTextClassifierConfig, exist_ok=True)
@@ -159,12 +114,16 @@ def convert_checkpoint(
     """Convert a Lightning checkpoint of the text classifier into a ``PerceiverTextClassifier`` folder with the
     tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer; saved with the model's ``max_seq_len`` and the
     special tokens of the checkpoint's training data) and optional class labels."""
-    ckpt = read_lightning_checkpoint(ckpt_url)
-    model = PerceiverTextClassifier._from_checkpoint(ckpt, ckpt_url)
-    max_seq_len = model.backend_model.config.encoder.max_seq_len
-    tokenizer = checkpoint_serving_tokenizer(tokenizer_name, "clf", ckpt, max_seq_len)
-    save_model_folder(save_dir, model, tokenizer, id2label=id2label, label2id=label2id, **kwargs)
-    return model
+    return convert_text_checkpoint(
+        PerceiverTextClassifier,
+        "clf",
+        save_dir,
+        ckpt_url,
+        tokenizer_name,
+        id2label=id2label,
+        label2id=label2id,
+        **kwargs,
+    )
 
 
 def convert_imdb_classifier_checkpoint(

@@ -2,12 +2,13 @@
 encoder."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from perceiver.model.core.adapter import TiedTokenOutputAdapter, TokenInputAdapter, check_token_ids
 from perceiver.model.core.attention import check_pad_mask
-from perceiver.model.core.config import EncoderConfig
+from perceiver.model.core.config import EncoderConfig, PerceiverIOConfig
 from perceiver.model.core.perceiver_io import PerceiverEncoder
 from perceiver.model.core.utils import freeze
 
@@ -51,6 +52,17 @@ class TextEncoder(PerceiverEncoder):
         )
         if config.freeze:
             freeze(self)
+
+
+def text_encoder(config: PerceiverIOConfig[TextEncoderConfig, Any]) -> TextEncoder:
+    """The text encoder of a Perceiver IO text model's ``config``."""
+    return TextEncoder(
+        config.encoder,
+        num_latents=config.num_latents,
+        num_latent_channels=config.num_latent_channels,
+        activation_checkpointing=config.activation_checkpointing,
+        activation_offloading=config.activation_offloading,
+    )
 
 
 def check_text_input(x: torch.Tensor, pad_mask: torch.Tensor | None, vocab_size: int, max_seq_len: int, name: str):

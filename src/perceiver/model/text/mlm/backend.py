@@ -7,10 +7,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from perceiver.model.core.adapter import OutputAdapter, TiedTokenOutputAdapter, TrainableQueryProvider
+from perceiver.model.core.builders import perceiver_io_decoder
 from perceiver.model.core.config import DecoderConfig, PerceiverIOConfig
 from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverIO
 from perceiver.model.core.utils import require_positive
-from perceiver.model.text.common.backend import TextEncoder, TextEncoderConfig, check_text_input
+from perceiver.model.text.common.backend import (  # noqa: F401 (TextEncoder: a perceiver-io 0.11 name)
+    TextEncoder,
+    TextEncoderConfig,
+    check_text_input,
+    text_encoder,
+)
 
 
 @dataclass
@@ -49,13 +55,7 @@ class MaskedLanguageModel(PerceiverIO):
                 f"decoder.vocab_size ({config.decoder.vocab_size}) must equal encoder.vocab_size "
                 f"({config.encoder.vocab_size})"
             )
-        encoder = TextEncoder(
-            config.encoder,
-            num_latents=config.num_latents,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-        )
+        encoder = text_encoder(config)
         tied = config.decoder.num_output_query_channels is None
         num_query_channels = config.encoder.num_input_channels if tied else config.decoder.num_output_query_channels
         output_query_provider = TrainableQueryProvider(
@@ -67,15 +67,7 @@ class MaskedLanguageModel(PerceiverIO):
             output_adapter = TiedTokenOutputAdapter(vocab_size=config.decoder.vocab_size)
         else:
             output_adapter = TokenOutputAdapter(config.decoder.vocab_size, num_query_channels)
-        decoder = PerceiverDecoder(
-            output_adapter=output_adapter,
-            output_query_provider=output_query_provider,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **config.decoder.base_kwargs(),
-        )
-        super().__init__(encoder, decoder)
+        super().__init__(encoder, perceiver_io_decoder(config, output_adapter, output_query_provider))
         self.config = config
 
     @property

@@ -10,29 +10,30 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, PreTra
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.data.text.tokenizer import VOCAB_SIZE, perceiver_bytes_tokenizer
-from perceiver.model.core.checkpoint import (
-    backend_state_dict,
-    perceiver_io_checkpoint_config,
-    read_lightning_checkpoint,
+from perceiver.model.core.convert import (
+    copy_cross_attention_layer_params,
+    copy_param,
+    hf_decoder_kwargs,
+    hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
-from perceiver.model.core.convert import copy_cross_attention_layer_params, copy_param, hf_encoder_kwargs
-from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.huggingface import (
-    PerceiverBackendConfig,
-    PerceiverPreTrainedModel,
-    perceiver_io_config_from_dict,
-)
+from perceiver.model.core.hf_io import PerceiverIOBackendConfig
 from perceiver.model.core.perceiver_io import PerceiverDecoder
 from perceiver.model.core.pipelines import serve_empty_batches
-from perceiver.model.core.utils import attention_mask_to_pad_mask, check_labels, check_token_tensor, lazy_exports
+from perceiver.model.core.utils import check_labels, lazy_exports
 from perceiver.model.text.common.backend import TextEncoderConfig
-from perceiver.model.text.common.checkpoint import checkpoint_serving_tokenizer
-from perceiver.model.text.common.huggingface import copy_text_encoder_params, register_text_tokenizer
+from perceiver.model.text.common.huggingface import (
+    PerceiverTextModel,
+    convert_text_checkpoint,
+    copy_text_encoder_params,
+    register_text_tokenizer,
+)
 from perceiver.model.text.mlm.backend import MaskedLanguageModel, MaskedLanguageModelConfig, TextDecoderConfig
 
 
-class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
+class PerceiverMaskedLanguageModelConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-masked-language-model"
+    backend_config_class = MaskedLanguageModelConfig
 
     @classmethod
     def default_backend_config(cls) -> MaskedLanguageModelConfig:
@@ -40,33 +41,10 @@ class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
             TextEncoderConfig(), TextDecoderConfig(), num_latents=512, num_latent_channels=512
         )
 
-    @classmethod
-    def backend_config_from_dict(cls, data: dict[str, Any]) -> MaskedLanguageModelConfig:
-        return perceiver_io_config_from_dict(data, TextEncoderConfig, TextDecoderConfig)
 
-
-class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
+class PerceiverMaskedLanguageModel(PerceiverTextModel):
     config_class = PerceiverMaskedLanguageModelConfig
     backend_model_class = MaskedLanguageModel
-    main_input_name = "input_ids"
-
-    def get_input_embeddings(self) -> torch.nn.Embedding:
-        return self.backend_model.encoder.input_adapter.txt_embedding
-
-    @staticmethod
-    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverMaskedLanguageModel":
-        """Load a Lightning checkpoint of the masked language model (``LitMaskedLanguageModel``)."""
-        return PerceiverMaskedLanguageModel._from_checkpoint(read_lightning_checkpoint(ckpt_path), ckpt_path)
-
-    @staticmethod
-    def _from_checkpoint(ckpt: dict[str, Any], ckpt_path: str | Path) -> "PerceiverMaskedLanguageModel":
-        backend_config = perceiver_io_checkpoint_config(ckpt, ckpt_path, TextEncoderConfig, TextDecoderConfig)
-        state_dict = backend_state_dict(ckpt, ckpt_path)
-        config = PerceiverMaskedLanguageModelConfig(backend_config)
-        config.is_decoder = False
-        model = PerceiverMaskedLanguageModel(config)
-        model.backend_model.load_state_dict(state_dict)
-        return model
 
     def forward(
         self,
@@ -81,15 +59,7 @@ class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
         :param attention_mask: ``(b, n)``, 1 = token, 0 = padding.
         :param labels: ``(b, n)`` target ids, ``-100`` where no loss is wanted (unmasked positions, padding).
         """
-        # Extra tokenizer outputs (token_type_ids) have no meaning for this model.
-        kwargs.pop("token_type_ids", None)
-        if kwargs:
-            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
-        if input_ids is None:
-            raise ValueError("input_ids must be given")
-        pad_mask = _pad_mask(attention_mask, input_ids)
-        logits = self.backend_model(input_ids, pad_mask=pad_mask)
-
+        logits = self._text_logits(input_ids, attention_mask, kwargs)
         loss = None
         if labels is not None:
             if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != tuple(input_ids.shape):
@@ -97,16 +67,7 @@ class PerceiverMaskedLanguageModel(PerceiverPreTrainedModel):
                 raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {shape}")
             check_labels(labels, logits.shape[-1], tuple(input_ids.shape))
             loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten().to(logits.device), ignore_index=-100)
-
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        if not return_dict:
-            return (logits,) if loss is None else (loss, logits)
-        return MaskedLMOutput(loss=loss, logits=logits)
-
-
-def _pad_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.Tensor | None:
-    check_token_tensor(input_ids)
-    return attention_mask_to_pad_mask(attention_mask, input_ids)
+        return self._output(MaskedLMOutput, logits, loss, return_dict)
 
 
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig, exist_ok=True)
@@ -163,12 +124,9 @@ def convert_config(config: Any) -> MaskedLanguageModelConfig:
         num_cross_attention_heads=8,
         cross_attention_widening_factor=1,
         cross_attention_residual=False,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return MaskedLanguageModelConfig(
-        encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents
-    )
+    return MaskedLanguageModelConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_text_decoder_params(src: Any, tgt: PerceiverDecoder) -> None:
@@ -183,9 +141,9 @@ def copy_text_decoder_params(src: Any, tgt: PerceiverDecoder) -> None:
 
 def convert_hf_model(src_model: Any) -> PerceiverMaskedLanguageModel:
     """Our wrapper with the weights of a `transformers` ``PerceiverForMaskedLM`` instance."""
-    config = PerceiverMaskedLanguageModelConfig(convert_config(src_model.config))
-    config.is_decoder = False
-    model = PerceiverMaskedLanguageModel(config)
+    model = PerceiverMaskedLanguageModel(
+        PerceiverMaskedLanguageModelConfig(convert_config(src_model.config), is_decoder=False)
+    )
     copy_text_encoder_params(src_model.perceiver, model.backend_model.encoder)
     copy_text_decoder_params(src_model, model.backend_model.decoder)
     return model
@@ -225,12 +183,7 @@ def convert_checkpoint(
     """Convert a Lightning checkpoint of the masked language model into a ``PerceiverMaskedLanguageModel`` folder
     with the tokenizer ``tokenizer_name`` (a name, a folder or a tokenizer), saved with the model's ``max_seq_len``
     and the special tokens of the checkpoint's training data (see :mod:`perceiver.data.text.special_tokens`)."""
-    ckpt = read_lightning_checkpoint(ckpt_url)
-    model = PerceiverMaskedLanguageModel._from_checkpoint(ckpt, ckpt_url)
-    max_seq_len = model.backend_model.config.encoder.max_seq_len
-    tokenizer = checkpoint_serving_tokenizer(tokenizer_name, "mlm", ckpt, max_seq_len)
-    save_model_folder(save_dir, model, tokenizer, **kwargs)
-    return model
+    return convert_text_checkpoint(PerceiverMaskedLanguageModel, "mlm", save_dir, ckpt_url, tokenizer_name, **kwargs)
 
 
 # perceiver-io 0.11 made its Lightning module importable from here (imported on access: Lightning is slow to import)

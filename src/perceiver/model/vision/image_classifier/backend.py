@@ -17,9 +17,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from perceiver.model.core.adapter import ClassificationOutputAdapter, InputAdapter, TrainableQueryProvider
+from perceiver.model.core.adapter import (  # noqa: F401 (ClassificationOutputAdapter, TrainableQueryProvider: 0.11)
+    ClassificationOutputAdapter,
+    InputAdapter,
+    TrainableQueryProvider,
+)
+from perceiver.model.core.builders import classification_decoder, perceiver_io_encoder
 from perceiver.model.core.config import ClassificationDecoderConfig, EncoderConfig, PerceiverIOConfig
-from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO  # noqa: F401 (0.11 name)
 from perceiver.model.core.position import FourierPositionEncoding
 from perceiver.model.core.split_input import SplitInput
 from perceiver.model.core.utils import require_positive
@@ -209,36 +214,9 @@ ImageEncoder = PerceiverEncoder
 
 class ImageClassifier(PerceiverIO):
     def __init__(self, config: ImageClassifierConfig):
-        input_adapter = image_input_adapter(config.encoder)
-        encoder_kwargs = config.encoder.base_kwargs()
-        if encoder_kwargs["num_cross_attention_qk_channels"] is None:
-            # as in the official checkpoints: the input cross-attention keeps the adapted input's width
-            encoder_kwargs["num_cross_attention_qk_channels"] = input_adapter.num_input_channels
-        encoder = PerceiverEncoder(
-            input_adapter=input_adapter,
-            num_latents=config.num_latents,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **encoder_kwargs,
-        )
-        output_query_provider = TrainableQueryProvider(
-            num_queries=config.decoder.num_output_queries,
-            num_query_channels=config.decoder.num_output_query_channels,
-            init_scale=config.decoder.init_scale,
-        )
-        decoder = PerceiverDecoder(
-            output_adapter=ClassificationOutputAdapter(
-                num_classes=config.decoder.num_classes,
-                num_output_query_channels=config.decoder.num_output_query_channels,
-            ),
-            output_query_provider=output_query_provider,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **config.decoder.base_kwargs(),
-        )
-        super().__init__(encoder, decoder)
+        # the input cross-attention keeps the adapted input's width, as in the official checkpoints
+        encoder = perceiver_io_encoder(config, image_input_adapter(config.encoder), qk_channels_of_input=True)
+        super().__init__(encoder, classification_decoder(config))
         self.config = config
 
     def forward(self, x: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:

@@ -12,11 +12,6 @@ from transformers.image_processing_utils import BaseImageProcessor
 from transformers.modeling_outputs import ImageClassifierOutput
 
 from perceiver.data.vision.image_processor import PerceiverImageClassifierInputProcessor
-from perceiver.model.core.checkpoint import (
-    backend_state_dict,
-    perceiver_io_checkpoint_config,
-    read_lightning_checkpoint,
-)
 from perceiver.model.core.config import ClassificationDecoderConfig
 from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_params: a perceiver-io 0.11 name)
     copy_classification_decoder_params,
@@ -26,13 +21,16 @@ from perceiver.model.core.convert import (  # noqa: F401 (copy_latent_provider_p
     copy_param,
     copy_params,
     copy_self_attention_block_params,
+    hf_decoder_kwargs,
     hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
 from perceiver.model.core.folder import save_model_folder
-from perceiver.model.core.huggingface import (
-    PerceiverBackendConfig,
-    PerceiverPreTrainedModel,
-    perceiver_io_config_from_dict,
+from perceiver.model.core.hf_io import (
+    PerceiverIOBackendConfig,
+    PerceiverIOTrainedModel,
+    convert_source_model,
+    converted_model,
 )
 from perceiver.model.core.perceiver_io import PerceiverEncoder
 from perceiver.model.core.pipelines import serve_empty_batches
@@ -46,8 +44,9 @@ from perceiver.model.vision.image_classifier.backend import (
 )
 
 
-class PerceiverImageClassifierConfig(PerceiverBackendConfig):
+class PerceiverImageClassifierConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-image-classifier"
+    backend_config_class = ImageClassifierConfig
 
     def __init__(self, backend_config: ImageClassifierConfig | None = None, **kwargs: Any):
         super().__init__(backend_config, **kwargs)
@@ -73,12 +72,8 @@ class PerceiverImageClassifierConfig(PerceiverBackendConfig):
         )
         return ImageClassifierConfig(encoder, decoder, num_latents=512, num_latent_channels=1024)
 
-    @classmethod
-    def backend_config_from_dict(cls, data: dict[str, Any]) -> ImageClassifierConfig:
-        return perceiver_io_config_from_dict(data, ImageEncoderConfig, ClassificationDecoderConfig)
 
-
-class PerceiverImageClassifier(PerceiverPreTrainedModel):
+class PerceiverImageClassifier(PerceiverIOTrainedModel):
     config_class = PerceiverImageClassifierConfig
     backend_model_class = ImageClassifier
     main_input_name = "pixel_values"
@@ -100,29 +95,17 @@ class PerceiverImageClassifier(PerceiverPreTrainedModel):
         x = pixel_values if pixel_values is not None else inputs
         if x is None:
             raise ValueError("Either inputs or pixel_values must be given")
-        if isinstance(x, torch.Tensor) and x.dtype.is_floating_point:
-            x = x.to(self.dtype)  # like transformers' models: pixels in the model's precision
-        logits = self.backend_model(x, interpolate_pos_encoding=interpolate_pos_encoding)
+        logits = self.backend_model(self._in_model_precision(x), interpolate_pos_encoding=interpolate_pos_encoding)
         loss = None
         if labels is not None:
             check_labels(labels, logits.shape[-1], (logits.shape[0],))
             loss = F.cross_entropy(logits, labels.to(logits.device))
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        if not return_dict:
-            return (logits,) if loss is None else (loss, logits)
-        return ImageClassifierOutput(loss=loss, logits=logits)
+        return self._output(ImageClassifierOutput, logits, loss, return_dict)
 
-    @staticmethod
-    def from_checkpoint(ckpt_path: str | Path) -> "PerceiverImageClassifier":
-        """Load a Lightning checkpoint of ``LitImageClassifier`` (a local file or an http(s) URL)."""
-        ckpt = read_lightning_checkpoint(ckpt_path)
-        backend_config = perceiver_io_checkpoint_config(
-            ckpt, ckpt_path, ImageEncoderConfig, ClassificationDecoderConfig
-        )
-        backend_config.encoder.image_shape = tuple(backend_config.encoder.image_shape)
-        model = PerceiverImageClassifier(PerceiverImageClassifierConfig(backend_config))
-        model.backend_model.load_state_dict(backend_state_dict(ckpt, ckpt_path))
-        return model.eval()
+    @classmethod
+    def from_checkpoint(cls, ckpt_path: str | Path) -> "PerceiverImageClassifier":
+        """Load a Lightning checkpoint of ``LitImageClassifier`` (a local file or an http(s) URL), in eval mode."""
+        return super().from_checkpoint(ckpt_path).eval()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -174,10 +157,9 @@ def convert_config(
         num_output_query_channels=config.d_latents,
         num_cross_attention_heads=1,
         cross_attention_residual=True,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return ImageClassifierConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
+    return ImageClassifierConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_image_encoder_params(src: torch.nn.Module, tgt: PerceiverEncoder) -> None:
@@ -223,14 +205,9 @@ def source_backend_config(src: torch.nn.Module) -> ImageClassifierConfig:
 
 def convert_hf_model(src: torch.nn.Module) -> PerceiverImageClassifier:
     """Convert an in-memory ``transformers`` Perceiver image classifier."""
-    config = PerceiverImageClassifierConfig(
-        source_backend_config(src),
-        id2label=dict(src.config.id2label),
-        label2id=dict(src.config.label2id),
+    return converted_model(
+        PerceiverImageClassifier, source_backend_config(src), src, copy_image_classifier_params, source_labels=True
     )
-    tgt = PerceiverImageClassifier(config).eval()
-    copy_image_classifier_params(src, tgt.backend_model)
-    return tgt
 
 
 def convert_model(
@@ -241,9 +218,8 @@ def convert_model(
 ) -> PerceiverImageClassifier:
     """Convert an official Perceiver image classifier (hub id or local folder) and save it, with its channels-last
     image processor, to ``save_dir``. ``kwargs`` go to ``save_pretrained``."""
-    src = AutoModelForImageClassification.from_pretrained(source_repo_id).eval()
-    tgt = convert_hf_model(src)
-    tgt.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
+    load_source = AutoModelForImageClassification.from_pretrained
+    tgt = convert_source_model(save_dir, source_repo_id, load_source, convert_hf_model, push_to_hub, **kwargs)
     processor = load_source_processor(source_repo_id, tgt.config.backend_config.encoder.image_shape)
     processor.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
     return tgt

@@ -10,8 +10,9 @@ import torch
 import torch.nn as nn
 
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider  # noqa: F401 (0.11 name)
+from perceiver.model.core.builders import perceiver_io_decoder, perceiver_io_encoder
 from perceiver.model.core.config import DecoderConfig, EncoderConfig, PerceiverIOConfig
-from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
+from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO  # noqa: F401 (0.11 names)
 from perceiver.model.core.position import FourierPositionEncoding
 from perceiver.model.core.split_input import SplitInput
 from perceiver.model.core.utils import require_positive
@@ -137,30 +138,14 @@ class OpticalFlow(PerceiverIO):
             num_patch_hidden_channels=encoder_config.num_patch_hidden_channels,
             num_frequency_bands=encoder_config.num_frequency_bands,
         )
-        encoder_kwargs = encoder_config.base_kwargs()
-        if encoder_kwargs["num_cross_attention_qk_channels"] is None:
-            encoder_kwargs["num_cross_attention_qk_channels"] = input_adapter.num_input_channels
-        encoder = PerceiverEncoder(
-            input_adapter=input_adapter,
-            num_latents=config.num_latents,
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **encoder_kwargs,
+        encoder = perceiver_io_encoder(config, input_adapter, qk_channels_of_input=True)
+        output_adapter = OpticalFlowOutputAdapter(
+            image_shape=tuple(decoder_config.image_shape),
+            num_output_query_channels=input_adapter.num_input_channels,
+            rescale_factor=decoder_config.rescale_factor,
         )
-        decoder = PerceiverDecoder(
-            output_adapter=OpticalFlowOutputAdapter(
-                image_shape=tuple(decoder_config.image_shape),
-                num_output_query_channels=input_adapter.num_input_channels,
-                rescale_factor=decoder_config.rescale_factor,
-            ),
-            output_query_provider=OpticalFlowQueryProvider(num_query_channels=input_adapter.num_input_channels),
-            num_latent_channels=config.num_latent_channels,
-            activation_checkpointing=config.activation_checkpointing,
-            activation_offloading=config.activation_offloading,
-            **{k: v for k, v in decoder_config.base_kwargs().items() if k not in ("image_shape", "rescale_factor")},
-        )
-        super().__init__(encoder, decoder)
+        output_query_provider = OpticalFlowQueryProvider(num_query_channels=input_adapter.num_input_channels)
+        super().__init__(encoder, perceiver_io_decoder(config, output_adapter, output_query_provider))
         self.config = config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

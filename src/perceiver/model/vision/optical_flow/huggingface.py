@@ -18,12 +18,15 @@ from perceiver.model.core.convert import (  # noqa: F401 (the last two: perceive
     copy_latent_provider_params,
     copy_params,
     copy_self_attention_block_params,
+    hf_decoder_kwargs,
     hf_encoder_kwargs,
+    hf_latent_kwargs,
 )
-from perceiver.model.core.huggingface import (
-    PerceiverBackendConfig,
-    PerceiverPreTrainedModel,
-    perceiver_io_config_from_dict,
+from perceiver.model.core.hf_io import (
+    PerceiverIOBackendConfig,
+    PerceiverIOPreTrainedModel,
+    convert_source_model,
+    converted_model,
 )
 from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder
 from perceiver.model.vision.optical_flow.backend import (
@@ -35,8 +38,9 @@ from perceiver.model.vision.optical_flow.backend import (
 from perceiver.model.vision.optical_flow.pipeline import OpticalFlowPipeline
 
 
-class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
+class OpticalFlowPerceiverConfig(PerceiverIOBackendConfig):
     model_type = "perceiver-io-optical-flow"
+    backend_config_class = OpticalFlowConfig
 
     @classmethod
     def default_backend_config(cls) -> OpticalFlowConfig:
@@ -48,17 +52,13 @@ class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
         )
         return OpticalFlowConfig(encoder, decoder, num_latents=2048, num_latent_channels=512)
 
-    @classmethod
-    def backend_config_from_dict(cls, data: dict[str, Any]) -> OpticalFlowConfig:
-        return perceiver_io_config_from_dict(data, OpticalFlowEncoderConfig, OpticalFlowDecoderConfig)
-
 
 @dataclass
 class OpticalFlowPerceiverOutput(ModelOutput):
     logits: torch.Tensor | None = None
 
 
-class OpticalFlowPerceiver(PerceiverPreTrainedModel):
+class OpticalFlowPerceiver(PerceiverIOPreTrainedModel):
     config_class = OpticalFlowPerceiverConfig
     backend_model_class = OpticalFlow
     main_input_name = "inputs"
@@ -68,9 +68,7 @@ class OpticalFlowPerceiver(PerceiverPreTrainedModel):
         flow ``(b, h, w, 2)`` before the processor's flow scale."""
         if kwargs.get("labels") is not None:
             raise ValueError("Loss computation from labels not supported yet")
-        if isinstance(inputs, torch.Tensor) and inputs.dtype.is_floating_point:
-            inputs = inputs.to(self.dtype)  # like transformers' models: inputs in the model's precision
-        return OpticalFlowPerceiverOutput(logits=self.backend_model(inputs))
+        return OpticalFlowPerceiverOutput(logits=self.backend_model(self._in_model_precision(inputs)))
 
 
 def convert_config(config: transformers.PerceiverConfig) -> OpticalFlowConfig:
@@ -92,10 +90,9 @@ def convert_config(config: transformers.PerceiverConfig) -> OpticalFlowConfig:
         # the decoder cross-attention projects queries and keys to the latent width
         num_cross_attention_qk_channels=config.d_latents,
         cross_attention_residual=False,
-        dropout=config.attention_probs_dropout_prob,
-        init_scale=config.initializer_range,
+        **hf_decoder_kwargs(config),
     )
-    return OpticalFlowConfig(encoder, decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents)
+    return OpticalFlowConfig(encoder, decoder, **hf_latent_kwargs(config))
 
 
 def copy_flow_encoder_params(src: torch.nn.Module, tgt: PerceiverEncoder) -> None:
@@ -118,9 +115,7 @@ def copy_optical_flow_params(src: torch.nn.Module, tgt: OpticalFlow) -> None:
 
 def convert_hf_model(src: torch.nn.Module) -> OpticalFlowPerceiver:
     """Convert an in-memory ``transformers`` ``PerceiverForOpticalFlow``."""
-    tgt = OpticalFlowPerceiver(OpticalFlowPerceiverConfig(convert_config(src.config))).eval()
-    copy_optical_flow_params(src, tgt.backend_model)
-    return tgt
+    return converted_model(OpticalFlowPerceiver, convert_config(src.config), src, copy_optical_flow_params)
 
 
 def convert_model(
@@ -130,10 +125,8 @@ def convert_model(
     **kwargs: Any,
 ) -> OpticalFlowPerceiver:
     """Convert the official optical flow model (hub id or local folder) and save it to ``save_dir``."""
-    src = transformers.PerceiverForOpticalFlow.from_pretrained(source_repo_id).eval()
-    tgt = convert_hf_model(src)
-    tgt.save_pretrained(save_dir, push_to_hub=push_to_hub, **kwargs)
-    return tgt
+    load_source = transformers.PerceiverForOpticalFlow.from_pretrained
+    return convert_source_model(save_dir, source_repo_id, load_source, convert_hf_model, push_to_hub, **kwargs)
 
 
 AutoConfig.register(OpticalFlowPerceiverConfig.model_type, OpticalFlowPerceiverConfig, exist_ok=True)
