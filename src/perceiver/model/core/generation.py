@@ -242,15 +242,10 @@ class CompiledDecodeStep:
         preallocated = bool(kv_cache) and isinstance(kv_cache[0], KVCache)
         return preallocated and kv_cache[0].length > 0 and x.dim() == 2 and x.shape[1] == 1
 
-    def __call__(
-        self,
-        x: torch.Tensor,
-        prefix_len: int,
-        pad_mask: torch.Tensor | None = None,
-        kv_cache: list[KVCache] | None = None,
-    ) -> Any:
-        forward = self._compiled if self.is_cached_step(x, kv_cache) else self.model
-        return forward(x, prefix_len=prefix_len, pad_mask=pad_mask, kv_cache=kv_cache)
+    def __call__(self, x: torch.Tensor, **kwargs: Any) -> Any:
+        """The model's ``forward(x, prefix_len, pad_mask, kv_cache)``, compiled for cached single-token steps."""
+        forward = self._compiled if self.is_cached_step(x, kwargs.get("kv_cache")) else self.model
+        return forward(x, **kwargs)
 
 
 def compiled_decode_step(model: nn.Module) -> CompiledDecodeStep:

@@ -134,6 +134,7 @@ class PerceiverAR(nn.Module):
                 f"{len(kv_cache)}"
             )
         num_cached = cache_length(kv_cache[0]) if kv_cache else 0
+        self._check_window(x, prefix_len, num_cached)
         if num_cached > 0:
             prefix_len = 0
         elif not isinstance(prefix_len, int) or isinstance(prefix_len, bool):
@@ -187,7 +188,14 @@ class PerceiverAR(nn.Module):
                 ca_output.last_hidden_state, pad_mask=pad_mask_sa, rot_pos_emb=rot_q, kv_cache=sa_cache
             )
         kv_cache = None if kv_cache is None else [ca_output.kv_cache] + sa_output.kv_cache
-        return ModuleOutput(last_hidden_state=sa_output.last_hidden_state, kv_cache=kv_cache)
+        return self._output(ModuleOutput(last_hidden_state=sa_output.last_hidden_state, kv_cache=kv_cache))
+
+    def _check_window(self, x: torch.Tensor, prefix_len: int, num_cached: int) -> None:
+        """Subclasses with a fixed window check the call against it."""
+
+    def _output(self, output: ModuleOutput) -> ModuleOutput:
+        """Subclasses add their outputs (e.g. logits) to the latents' hidden state."""
+        return output
 
     def _drop_prefix(
         self, x_prefix: torch.Tensor, frq_pos_enc: torch.Tensor, pad_mask: torch.Tensor | None, prefix_len: int
@@ -280,22 +288,16 @@ class CausalSequenceModel(PerceiverAR):
             batch_size, max_seq_len or self.max_seq_len, max_latents or self.max_latents, dtype, device
         )
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        prefix_len: int,
-        pad_mask: torch.Tensor | None = None,
-        kv_cache: list[LayerCache] | None = None,
-    ) -> ModuleOutput:
+    def _check_window(self, x: torch.Tensor, prefix_len: int, num_cached: int) -> None:
         if isinstance(prefix_len, int) and prefix_len > self.max_prefix_len:
             raise ValueError(f"prefix_len ({prefix_len}) exceeds max_prefix_len ({self.max_prefix_len})")
-        num_cached = cache_length(kv_cache[0]) if kv_cache else 0
-        if x.dim() == 2 and num_cached + x.shape[1] > self.max_seq_len:
+        if num_cached + x.shape[1] > self.max_seq_len:
             raise ValueError(
                 f"sequence length {num_cached + x.shape[1]} (cached {num_cached} + input {x.shape[1]}) exceeds "
                 f"max_seq_len ({self.max_seq_len})"
             )
-        output = super().forward(x, prefix_len=prefix_len, pad_mask=pad_mask, kv_cache=kv_cache)
+
+    def _output(self, output: ModuleOutput) -> ModuleOutput:
         if self._config.output_norm:
             output.last_hidden_state = self.out_norm(output.last_hidden_state)
         output.logits = self.output_adapter(output.last_hidden_state, txt_embedding=self.input_adapter.txt_embedding)
