@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from perceiver.scripts.resume import ResumableDataLoader, ResumableSampler, resumable_loader
+from tests.scripts.cli_args import tiny_digits_args
 
 
 class Recorder(pl.Callback):
@@ -42,32 +43,12 @@ def recorded(run) -> list[tuple[int, float, float]]:
 
 def digits_args(root: Path, max_steps: int, *extra: str) -> list[str]:
     return [
-        "fit",
-        "--data=DigitsDataModule",
-        "--data.batch_size=32",
+        *tiny_digits_args(root, max_steps),
         "--data.random_shift=1",  # augmentation draws random numbers
-        "--model.num_latents=4",
-        "--model.num_latent_channels=16",
-        "--model.encoder.num_frequency_bands=2",
-        "--model.encoder.num_cross_attention_heads=1",
-        "--model.encoder.num_self_attention_heads=2",
-        "--model.encoder.num_self_attention_layers_per_block=1",
-        "--model.encoder.num_self_attention_blocks=1",
         "--model.encoder.dropout=0.2",  # dropout draws random numbers
-        "--model.decoder.num_output_query_channels=16",
-        "--model.decoder.num_cross_attention_heads=1",
-        "--optimizer=AdamW",
-        "--optimizer.lr=3e-3",
-        "--lr_scheduler.warmup_steps=5",
-        f"--trainer.max_steps={max_steps}",
         "--trainer.limit_train_batches=6",  # epochs of 6 steps
         "--trainer.val_check_interval=3",  # validation and last.ckpt at steps 3, 6 (epoch end), 9, 12
-        "--trainer.limit_val_batches=1",
-        "--trainer.accelerator=cpu",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
         "--trainer.logger=false",
-        f"--trainer.default_root_dir={root}",
         "--trainer.callbacks+=tests.scripts.test_resume.Recorder",
         *extra,
     ]
