@@ -45,8 +45,9 @@ def first_error_line(args: list[str], capsys) -> str:
         (["--data.batch_size=0"], "error: DigitsDataModule: batch_size must be > 0, got 0"),
         (["--ckpt_path=missing.ckpt"], "error: ckpt_path: checkpoint file not found: missing.ckpt"),
         (["--config=missing.yaml"], "error: config: File does not exist"),
+        (["--ckpt_path=last"], "error: ckpt_path=last: no last.ckpt in or below"),
     ],
-    ids=["option", "class", "class-option", "optimizer", "logger", "value", "data-value", "ckpt", "config"],
+    ids=["option", "class", "class-option", "optimizer", "logger", "value", "data-value", "ckpt", "config", "last"],
 )
 def test_errors_come_first_in_one_line(tmp_path, capsys, extra, expected):
     line = first_error_line([*tiny_digits_args(tmp_path, 1), *extra], capsys)
@@ -98,6 +99,15 @@ def test_logger_false_runs_without_the_learning_rate_monitor(tmp_path):
 
     cli = main([*tiny_digits_args(tmp_path, 2), "--trainer.logger=false"])
     assert cli.trainer.global_step == 2 and (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_ckpt_path_last_resumes_from_the_newest_last_checkpoint(tmp_path):
+    from perceiver.scripts.vision.image_classifier import main
+
+    main(tiny_digits_args(tmp_path, 2))  # logs/lightning_logs/version_0/checkpoints/last.ckpt
+    cli = main([*tiny_digits_args(tmp_path, 3), "--ckpt_path=last"])  # a new version folder: Lightning finds nothing
+    assert cli.trainer.ckpt_path == str(tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt")
+    assert cli.trainer.global_step == 3
 
 
 def test_seed_true_draws_a_seed_and_records_it(tmp_path):

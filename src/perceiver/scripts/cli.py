@@ -25,6 +25,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch.optim import Optimizer
 
 from perceiver.scripts.cli_errors import debug_mode, fail, import_object, summarize_exception, summarize_parse_error
+from perceiver.scripts.last_checkpoint import newest_last_checkpoint
 from perceiver.scripts.log_interval import LogInterval
 from perceiver.scripts.lrs import ConstantWithWarmupLR, CosineWithWarmupLR
 from perceiver.scripts.resume import ExactResume
@@ -125,7 +126,7 @@ class ArgumentParser(LightningArgumentParser):
 
 
 LOGGER_SAVE_DIR = "<trainer.default_root_dir>"  # placeholder for a logger's save_dir, set before instantiation
-CHECKPOINT_KEYWORDS = ("last", "best", "hpc", "registry")  # ckpt_path values that Lightning resolves itself
+CHECKPOINT_KEYWORDS = ("best", "hpc", "registry")  # ckpt_path values that Lightning resolves ("last": see below)
 
 
 def logger_requires_save_dir(name: str) -> bool:
@@ -157,6 +158,19 @@ def with_logger_save_dir(args: list[str]) -> list[str]:
         if logger_requires_save_dir(name):
             result.append(f"--trainer.logger.save_dir={LOGGER_SAVE_DIR}")
     return result
+
+
+def checkpoint_dirs(trainer_config: Any) -> list[str]:
+    """Where a run's checkpoints are: the trainer's ``default_root_dir`` and the ``dirpath`` of configured
+    checkpoint callbacks."""
+    dirs = [trainer_config.get("default_root_dir") or os.getcwd()]
+    callbacks = trainer_config.get("callbacks") or []
+    for callback in callbacks if isinstance(callbacks, list) else [callbacks]:
+        init_args = getattr(callback, "init_args", None)
+        dirpath = init_args.get("dirpath") if init_args is not None else None
+        if dirpath and dirpath not in dirs:
+            dirs.append(dirpath)
+    return dirs
 
 
 def has_logger(logger: Any) -> bool:
@@ -203,7 +217,15 @@ class CLI(LightningCLI):
         if init_args is not None and init_args.get("save_dir") == LOGGER_SAVE_DIR:
             init_args.save_dir = config.trainer.get("default_root_dir") or os.getcwd()
         ckpt_path = config.get("ckpt_path")
-        if ckpt_path and ckpt_path not in CHECKPOINT_KEYWORDS and "://" not in str(ckpt_path):
+        if ckpt_path == "last":
+            # Lightning looks in the new run's (versioned) checkpoint folder, finds nothing and starts from scratch
+            dirs = checkpoint_dirs(config.get("trainer", {}))
+            config.ckpt_path = newest_last_checkpoint(dirs)
+            if config.ckpt_path is None:
+                where = ", ".join(map(str, dirs))
+                fail(f"ckpt_path=last: no last.ckpt in or below {where}; give the checkpoint's path")
+            rank_zero_info(f"Resuming from {config.ckpt_path} (the newest last.ckpt)")
+        elif ckpt_path and ckpt_path not in CHECKPOINT_KEYWORDS and "://" not in str(ckpt_path):
             if not os.path.isfile(ckpt_path):
                 newest = "<run dir>/checkpoints/last.ckpt"
                 fail(f"ckpt_path: checkpoint file not found: {ckpt_path} (the newest state of a run: {newest})")

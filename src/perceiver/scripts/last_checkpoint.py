@@ -7,6 +7,8 @@ default ``trainer.yaml``) writes ``last.ckpt`` after every validation and epoch 
 """
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Checkpoint
@@ -47,4 +49,14 @@ class LastCheckpoint(Checkpoint):
         self._save(trainer)
 
 
-__all__ = ["LastCheckpoint"]
+def newest_last_checkpoint(dirs: Iterable[str | os.PathLike]) -> str | None:
+    """The most recently written ``last.ckpt`` (or Lightning's ``last-v<n>.ckpt``) in or below ``dirs``."""
+    found = []
+    for directory in dirs:
+        root = Path(directory)
+        if root.is_dir():
+            found += [p for p in root.rglob("last*.ckpt") if p.stem == "last" or p.stem.startswith("last-v")]
+    return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
+
+
+__all__ = ["LastCheckpoint", "newest_last_checkpoint"]
