@@ -21,9 +21,8 @@ SCRIPTS = [
 ]
 
 
-def first_error_line(args: list[str], capsys) -> str:
-    from perceiver.scripts.vision.image_classifier import main
-
+def first_error_line(args: list[str], capsys, script: str = "perceiver.scripts.vision.image_classifier") -> str:
+    main = importlib.import_module(script).main
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 2
@@ -62,6 +61,12 @@ def test_config_file_typo_names_the_nearest_key(tmp_path, capsys):
         line
         == "error: unknown option model.encoder.num_frequency_band (did you mean model.encoder.num_frequency_bands?)"
     )
+
+
+def test_schedule_length_follows_max_steps(tmp_path, capsys):
+    args = ["fit", "--data=PydocTextDataModule", "--optimizer=AdamW", "--lr_scheduler.training_steps=5"]
+    line = first_error_line([*args, "--trainer.max_steps=10"], capsys, "perceiver.scripts.text.clm")
+    assert line == 'error: Linked "lr_scheduler.training_steps" must be given via "trainer.max_steps".'
 
 
 def test_missing_data_file_and_optimizer(tmp_path, capsys):

@@ -289,14 +289,7 @@ class CLI(LightningCLI):
             optimizer, lr_scheduler = rebind_optimizer(optimizer, lr_scheduler, trainer.model.parameters())
         if lr_scheduler is None:
             return optimizer
-        if isinstance(lr_scheduler, CosineWithWarmupLR):
-            if lr_scheduler.training_steps <= 0:
-                # No --trainer.max_steps: decay over the run's estimated number of optimizer steps.
-                lr_scheduler.training_steps = int(trainer.estimated_stepping_batches)
-            elif 0 < lr_scheduler.training_steps < trainer.max_steps and lr_scheduler.min_fraction == 0.0:
-                raise ValueError(
-                    f"lr_scheduler.training_steps ({lr_scheduler.training_steps}) < trainer.max_steps "
-                    f"({trainer.max_steps}): the learning rate would be 0 from step {lr_scheduler.training_steps} on; "
-                    "leave training_steps to follow --trainer.max_steps or set lr_scheduler.min_fraction > 0"
-                )
+        if isinstance(lr_scheduler, CosineWithWarmupLR) and lr_scheduler.training_steps <= 0:
+            # No --trainer.max_steps: decay over the run's estimated number of optimizer steps.
+            lr_scheduler.training_steps = int(trainer.estimated_stepping_batches)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step"}}
