@@ -76,8 +76,31 @@ def test_interrupted_run_resumes_bit_exactly(tmp_path, uninterrupted, crash_step
         main(digits_args(root, STEPS, *crash))
     checkpoint = root / "checkpoints" / "last.ckpt"
     assert torch.load(checkpoint, weights_only=True)["global_step"] == checkpoint_step
-    resumed = recorded(lambda: main(digits_args(root, STEPS, f"--ckpt_path={checkpoint}")))
+    # another seed (as --seed_everything=true would draw): the checkpoint's random states and data order win
+    resumed = recorded(lambda: main(digits_args(root, STEPS, f"--ckpt_path={checkpoint}", "--seed_everything=1")))
     assert resumed == uninterrupted[checkpoint_step:]  # steps, learning rates and losses, bit for bit
+
+
+def test_epoch_based_run_resumes_bit_exactly_after_a_complete_epoch(tmp_path):
+    """By epochs (no max_steps), a checkpoint at an epoch's end: Lightning does not hand the loader its state then.
+    The resumed run is given another seed (as ``--seed_everything=true`` would): the checkpoint's states win."""
+    from perceiver.scripts.vision.image_classifier import main
+
+    def args(root: Path, *extra: str) -> list[str]:
+        by_epochs = [
+            a for a in digits_args(root, 0, *extra) if not a.startswith(("--trainer.max_steps", "--trainer.val"))
+        ]
+        return [*by_epochs, "--trainer.max_epochs=3", "--trainer.limit_train_batches=4"]
+
+    uninterrupted = recorded(lambda: main(args(tmp_path / "full")))
+    crash = ["--trainer.callbacks+=tests.scripts.test_resume.CrashAtStep", "--trainer.callbacks.step=6"]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        main(args(tmp_path / "crashed", *crash))
+    checkpoint = tmp_path / "crashed" / "checkpoints" / "last.ckpt"
+    assert torch.load(checkpoint, weights_only=True)["global_step"] == 4  # the end of epoch 1
+    resumed = recorded(lambda: main(args(tmp_path / "crashed", f"--ckpt_path={checkpoint}", "--seed_everything=1")))
+    assert [step for step, _, _ in uninterrupted] == list(range(1, 13))
+    assert resumed == uninterrupted[4:]
 
 
 def clm_args(root: Path, data_dir: Path, max_steps: int, *extra: str) -> list[str]:

@@ -214,7 +214,8 @@ class ExactResume(pl.Callback):
         self._rng_to_restore = state_dict.get("rng")
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
-        loader_states = checkpoint.get("loops", {}).get("fit_loop", {}).get("combined_loader", [])
+        fit_loop = checkpoint.get("loops", {}).get("fit_loop", {})
+        loader_states = fit_loop.get("state_dict", {}).get("combined_loader", [])
         self._loader_state = loader_states[0] if len(loader_states) == 1 else None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
