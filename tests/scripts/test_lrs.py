@@ -33,16 +33,46 @@ def test_cosine_with_warmup_reference_formula():
     assert values[-1] == pytest.approx(0.2)
 
 
-def test_scheduler_state_round_trip():
+def stepped(training_steps, steps, **kwargs):
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = CosineWithWarmupLR(optimizer, training_steps=10, warmup_steps=3)
-    for _ in range(4):
+    scheduler = CosineWithWarmupLR(optimizer, training_steps=training_steps, warmup_steps=3, **kwargs)
+    for _ in range(steps):
         optimizer.step()
         scheduler.step()
-    state = scheduler.state_dict()
-    other = CosineWithWarmupLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), training_steps=10)
-    other.load_state_dict(state)
-    assert other.last_epoch == 4 and other.warmup_steps == 3
+    return optimizer, scheduler
+
+
+def test_scheduler_state_round_trip(recwarn):
+    optimizer, scheduler = stepped(10, 4)
+    other_optimizer, other = stepped(10, 0)
+    other_optimizer.load_state_dict(optimizer.state_dict())
+    other.load_state_dict(scheduler.state_dict())
+    assert other.last_epoch == 4 and other.training_steps == 10 and other.warmup_steps == 3
+    assert other_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]  # untouched: bit-exact resume
+    assert not [w for w in recwarn if "resumed" in str(w.message)]
+
+
+def test_extended_schedule_continues_over_the_new_length():
+    optimizer, scheduler = stepped(10, 10)
+    assert optimizer.param_groups[0]["lr"] == 0.0  # the end of the old schedule
+    new_optimizer, new = stepped(20, 0)  # the same run resumed with max_steps=20
+    new_optimizer.load_state_dict(optimizer.state_dict())
+    with pytest.warns(UserWarning, match=r"resumed at step 10 with this run's training_steps 10 -> 20"):
+        new.load_state_dict(scheduler.state_dict())
+    expected = [0.5 * (1 + math.cos(math.pi * (step - 3) / 17)) for step in range(10, 20)]
+    values = []
+    for _ in range(10):
+        values.append(new_optimizer.param_groups[0]["lr"])
+        new_optimizer.step()
+        new.step()
+    assert values == pytest.approx(expected) and min(values) > 0
+
+
+def test_unknown_training_steps_keep_the_checkpoint_value():
+    optimizer, scheduler = stepped(10, 4)
+    _, other = stepped(0, 0)
+    other.load_state_dict(scheduler.state_dict())
+    assert other.training_steps == 10
 
 
 @pytest.mark.parametrize(

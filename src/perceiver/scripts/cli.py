@@ -13,19 +13,30 @@
   ``fsdp_perceiver_ar`` (FSDP wrapping each attention layer of Perceiver AR models, with activation checkpointing).
 """
 
+import os
+import random
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from lightning.pytorch import LightningModule
-from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeUnion
+from lightning.pytorch import LightningModule, seed_everything
+from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeUnion
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch.optim import Optimizer
 
+from perceiver.scripts.cli_errors import debug_mode, fail, import_object, summarize_exception, summarize_parse_error
+from perceiver.scripts.last_checkpoint import newest_last_checkpoint
+from perceiver.scripts.log_interval import LogInterval
 from perceiver.scripts.lrs import ConstantWithWarmupLR, CosineWithWarmupLR
 from perceiver.scripts.ready_folder import add_ready_folder_argument, attach_ready_folder
+from perceiver.scripts.resume import ExactResume
 
 TRAINER_CONFIG = str(Path(__file__).with_name("trainer.yaml"))
 SUBCOMMANDS = ("fit", "validate", "test")
+DEFAULT_SEED = 0  # every run is seeded (and so repeatable) unless --seed_everything says otherwise
 
 __all__ = ["CLI", "ConstantWithWarmupLR", "CosineWithWarmupLR", "TRAINER_CONFIG", "register_strategies"]
 
@@ -108,9 +119,78 @@ def with_atomic_checkpoint_io(plugins: Any) -> list[Any]:
     return plugins
 
 
+class ArgumentParser(LightningArgumentParser):
+    """Reports a bad option, value, class or config file in one line (with the nearest valid option or class)
+    instead of the usage text and jsonargparse's nested union errors."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error or debug_mode():
+            super().error(message, ex)
+        fail(summarize_parse_error(message, getattr(ex, "subcommand_parser", None) or self))
+
+
+LOGGER_SAVE_DIR = "<trainer.default_root_dir>"  # placeholder for a logger's save_dir, set before instantiation
+CHECKPOINT_KEYWORDS = ("best", "hpc", "registry")  # ckpt_path values that Lightning resolves ("last": see below)
+
+
+def logger_requires_save_dir(name: str) -> bool:
+    """Whether the logger class ``name`` (a name in ``lightning.pytorch.loggers`` or a dotted path) needs a
+    ``save_dir`` argument."""
+    import inspect
+
+    cls = import_object(name if "." in name else f"lightning.pytorch.loggers.{name}")
+    if not isinstance(cls, type):
+        return False
+    parameter = inspect.signature(cls).parameters.get("save_dir")
+    return parameter is not None and parameter.default is inspect.Parameter.empty
+
+
+def with_logger_save_dir(args: list[str]) -> list[str]:
+    """``args`` where ``--trainer.logger=<logger class>`` without a save_dir (CSVLogger, TensorBoardLogger) gets
+    one: the trainer's ``default_root_dir``, filled in after parsing."""
+    if any(a.startswith(("--trainer.logger.save_dir", "--trainer.logger.init_args.save_dir")) for a in args):
+        return list(args)
+    result = []
+    for i, arg in enumerate(args):
+        result.append(arg)
+        if arg.startswith("--trainer.logger="):
+            name = arg.split("=", 1)[1]
+        elif i > 0 and args[i - 1] == "--trainer.logger":
+            name = arg
+        else:
+            continue
+        if logger_requires_save_dir(name):
+            result.append(f"--trainer.logger.save_dir={LOGGER_SAVE_DIR}")
+    return result
+
+
+def checkpoint_dirs(trainer_config: Any) -> list[str]:
+    """Where a run's checkpoints are: the trainer's ``default_root_dir`` and the ``dirpath`` of configured
+    checkpoint callbacks."""
+    dirs = [trainer_config.get("default_root_dir") or os.getcwd()]
+    callbacks = trainer_config.get("callbacks") or []
+    for callback in callbacks if isinstance(callbacks, list) else [callbacks]:
+        init_args = getattr(callback, "init_args", None)
+        dirpath = init_args.get("dirpath") if init_args is not None else None
+        if dirpath and dirpath not in dirs:
+            dirs.append(dirpath)
+    return dirs
+
+
+def has_logger(logger: Any) -> bool:
+    """Whether a trainer's ``logger`` argument gives it a logger (``None`` and ``True`` mean the default one)."""
+    if logger is False:
+        return False
+    return not (isinstance(logger, list | tuple) and len(logger) == 0)
+
+
 class CLI(LightningCLI):
     """``LightningCLI`` with the perceiver defaults. Task scripts subclass it to link data-module attributes to
-    model arguments and to set model defaults (``add_arguments_to_parser``)."""
+    model arguments and to set model defaults (``add_arguments_to_parser``).
+
+    Beyond Lightning's CLI: seed 0 unless ``--seed_everything`` says otherwise; exact resume (``ExactResume``);
+    a logging interval that fits the run (``LogInterval``); atomic checkpoint writes; ``--trainer.logger=CSVLogger``
+    without a ``save_dir``; ``--trainer.logger=false`` without the learning-rate monitor; one-line errors."""
 
     def __init__(self, model_class: type[LightningModule], *args: Any, description: str | None = None, **kwargs: Any):
         parser_kwargs = kwargs.pop("parser_kwargs", {})
@@ -119,20 +199,91 @@ class CLI(LightningCLI):
         for subcommand in SUBCOMMANDS:
             parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [TRAINER_CONFIG])
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("seed_everything_default", DEFAULT_SEED)
+        kwargs.setdefault("parser_class", ArgumentParser)
         super().__init__(model_class, *args, parser_kwargs=parser_kwargs, **kwargs)
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         super().add_arguments_to_parser(parser)
         add_ready_folder_argument(parser)
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        if args is None:
+            args = sys.argv[1:]
+        if isinstance(args, list | tuple):
+            self.config = parser.parse_args(with_logger_save_dir([str(a) for a in args]))
+        else:
+            super().parse_arguments(parser, args)
+        self.check_config()
+
+    def check_config(self) -> None:
+        """Checks that need the parsed config, before anything is built or seeded (a clear error comes first)."""
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        logger = config.get("trainer", {}).get("logger")
+        init_args = getattr(logger, "init_args", None)
+        if init_args is not None and init_args.get("save_dir") == LOGGER_SAVE_DIR:
+            init_args.save_dir = config.trainer.get("default_root_dir") or os.getcwd()
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path == "last":
+            # Lightning looks in the new run's (versioned) checkpoint folder, finds nothing and starts from scratch
+            dirs = checkpoint_dirs(config.get("trainer", {}))
+            config.ckpt_path = newest_last_checkpoint(dirs)
+            if config.ckpt_path is None:
+                where = ", ".join(map(str, dirs))
+                fail(f"ckpt_path=last: no last.ckpt in or below {where}; give the checkpoint's path")
+            rank_zero_info(f"Resuming from {config.ckpt_path} (the newest last.ckpt)")
+        elif ckpt_path and ckpt_path not in CHECKPOINT_KEYWORDS and "://" not in str(ckpt_path):
+            if not os.path.isfile(ckpt_path):
+                newest = "<run dir>/checkpoints/last.ckpt"
+                fail(f"ckpt_path: checkpoint file not found: {ckpt_path} (the newest state of a run: {newest})")
+        if (
+            subcommand == "fit"
+            and config.get("optimizer") is None
+            and not is_overridden("configure_optimizers", self._model_class, LightningModule)
+        ):
+            fail("fit needs an optimizer: add --optimizer=AdamW --optimizer.lr=1e-3 (or an optimizer: entry)")
+
+    def _set_seed(self) -> None:
+        # As Lightning's, but ``true`` draws a random seed (Lightning 2.6 turns it into 0), and the seed is reported
+        # after the classes are built, so that a configuration error is the first line of the output.
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        seed = config.get("seed_everything")
+        if seed is False:
+            return
+        if seed is True:
+            seed = random.SystemRandom().randrange(2**31)
+        config["seed_everything"] = seed_everything(seed, workers=True, verbose=False)
+
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
         attach_ready_folder(self.trainer, self.subcommand, self._get(self.config_init, "ready_folder"))
+        seed = self._get(self.config, "seed_everything")
+        if seed is not False:
+            rank_zero_info(f"Seed set to {seed} (--seed_everything; recorded in the run's config.yaml)")
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except (ValueError, TypeError, OSError) as e:
+            if debug_mode():
+                raise
+            fail(summarize_exception(e))
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         trainer_config = self._get(self.config_init, "trainer", default={})
         plugins = kwargs.get("plugins", trainer_config.get("plugins"))
         kwargs["plugins"] = with_atomic_checkpoint_io(plugins)
+        callbacks = kwargs.get("callbacks", trainer_config.get("callbacks")) or []
+        callbacks = list(callbacks) if isinstance(callbacks, list | tuple) else [callbacks]
+        if not has_logger(kwargs.get("logger", trainer_config.get("logger"))):
+            # LearningRateMonitor raises without a logger; with --trainer.logger=false there is nothing to log to
+            callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+        if not any(isinstance(c, ExactResume) for c in callbacks):
+            callbacks.append(ExactResume())
+        if kwargs.get("log_every_n_steps", trainer_config.get("log_every_n_steps")) is None:
+            callbacks.append(LogInterval())
+        kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
     @staticmethod

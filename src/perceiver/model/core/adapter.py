@@ -5,6 +5,7 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn as nn
 
+from perceiver.model.core.config import resolve_init_scale
 from perceiver.model.core.position import FrequencyPositionEncoding, positions
 from perceiver.model.core.utils import inputs_checked, require_positive
 
@@ -155,11 +156,12 @@ class QueryProvider(Protocol):
 class TrainableQueryProvider(nn.Module):
     """Learned queries of shape ``(1, num_queries, num_query_channels)``, broadcast over the batch."""
 
-    def __init__(self, num_queries: int, num_query_channels: int, init_scale: float = 0.02):
+    def __init__(self, num_queries: int, num_query_channels: int, init_scale: float | None = 0.02):
+        """``init_scale=None``: ``default_init_scale(num_query_channels)``."""
         super().__init__()
         require_positive(num_queries=num_queries, num_query_channels=num_query_channels)
         self._query = nn.Parameter(torch.empty(num_queries, num_query_channels))
-        self._init_parameters(init_scale)
+        self._init_parameters(resolve_init_scale(init_scale, num_query_channels))
 
     def _init_parameters(self, init_scale: float) -> None:
         with torch.no_grad():

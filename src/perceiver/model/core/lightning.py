@@ -141,8 +141,17 @@ class LitPerceiverIO(
         params: str | None = None,
         compile: bool = False,
     ):
-        """``compile``: compile the backend model with ``torch.compile`` when a trainer runs it (see
-        :class:`CompileBackendMixin`)."""
+        """
+        :param encoder: encoder config.
+        :param decoder: decoder config.
+        :param num_latents: number of latent vectors.
+        :param num_latent_channels: width of the latent vectors.
+        :param activation_checkpointing: recompute the activations of each attention layer in the backward pass
+            (less memory, more compute).
+        :param activation_offloading: keep the checkpointed activations in CPU memory (with activation_checkpointing).
+        :param params: initial weights: a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or folder.
+        :param compile: compile the backend model with ``torch.compile`` when a trainer runs it.
+        """
         super().__init__()
         self.save_hyperparameters()
         self._dataclass_hparams_to_dicts()
@@ -278,9 +287,34 @@ class LitCausalSequenceModel(BackendModuleMixin, CheckpointStepMixin, CompileBac
         compile: bool = False,
         **kwargs: Any,
     ):
-        """``max_grad_norm``: clip the gradient norm to this value, also under FSDP (where Lightning's
-        ``gradient_clip_val`` is not supported), and log ``grad_norm``. ``compile``: compile the backend model with
-        ``torch.compile`` when a trainer runs it (see :class:`CompileBackendMixin`)."""
+        """
+        :param vocab_size: size of the token vocabulary (the CLI links it from the data module).
+        :param max_seq_len: longest sequence, prefix and latents (linked from the data module).
+        :param max_latents: number of latent (last) positions, the positions the loss is computed on.
+        :param num_channels: model width.
+        :param num_heads: attention heads.
+        :param max_heads_parallel: compute at most this many heads at once (less memory; null: all).
+        :param num_self_attention_layers: causal self-attention layers on the latents.
+        :param num_self_attention_rotary_layers: how many of them apply rotary position embedding (-1: all).
+        :param self_attention_widening_factor: MLP width of self-attention layers, as a multiple of num_channels.
+        :param cross_attention_widening_factor: MLP width of the cross-attention layer, as a multiple of num_channels.
+        :param cross_attention_dropout: fraction of the prefix positions dropped in training (Perceiver AR's prefix
+            dropout).
+        :param post_attention_dropout: dropout after attention.
+        :param residual_dropout: dropout of the residual branches.
+        :param output_norm: layer norm before the output projection.
+        :param output_bias: bias of the output projection.
+        :param abs_pos_emb: learned absolute position embedding (besides rotary embedding).
+        :param init_scale: standard deviation of the initial weights.
+        :param activation_checkpointing: recompute activations in the backward pass (less memory, more compute).
+        :param activation_offloading: keep the checkpointed activations in CPU memory.
+        :param validation_sample_prompt: text continued at the end of each validation (logged as text).
+        :param validation_sample_record: index of a validation example whose tokens are continued (-1: random).
+        :param params: initial weights: a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or folder.
+        :param max_grad_norm: clip the gradient norm to this value, also under FSDP (where Lightning's
+            ``gradient_clip_val`` is not supported), and log ``grad_norm``.
+        :param compile: compile the backend model with ``torch.compile`` when a trainer runs it.
+        """
         super().__init__()
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")

@@ -5,6 +5,7 @@ import torch.nn as nn
 
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider, TrainableQueryProvider
 from perceiver.model.core.attention import check_features, check_pad_mask
+from perceiver.model.core.config import resolve_init_scale
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, set_activation_checkpointing
 from perceiver.model.core.split_input import SplitInput
 from perceiver.model.core.utils import checked_inputs, init_parameters, require_positive, require_probability
@@ -31,7 +32,7 @@ class PerceiverEncoder(nn.Module):
         self_attention_widening_factor: int = 1,
         dropout: float = 0.0,
         residual_dropout: float = 0.0,
-        init_scale: float = 0.02,
+        init_scale: float | None = None,
         activation_checkpointing: bool = False,
         activation_offloading: bool = False,
     ):
@@ -59,6 +60,7 @@ class PerceiverEncoder(nn.Module):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
 
+        init_scale = resolve_init_scale(init_scale, num_latent_channels)
         self.latent_provider = TrainableQueryProvider(num_latents, num_latent_channels, init_scale=init_scale)
         self.input_adapter = input_adapter
         self.num_cross_attention_layers = num_cross_attention_layers
@@ -154,13 +156,14 @@ class PerceiverDecoder(nn.Module):
         cross_attention_widening_factor: int = 1,
         cross_attention_residual: bool = True,
         dropout: float = 0.0,
-        init_scale: float = 0.02,
+        init_scale: float | None = None,
         activation_checkpointing: bool = False,
         activation_offloading: bool = False,
     ):
         """Cross-attends output queries to the latents and turns the result into task output."""
         super().__init__()
         require_positive(num_latent_channels=num_latent_channels)
+        init_scale = resolve_init_scale(init_scale, num_latent_channels)
         require_probability(dropout=dropout)
         self.output_query_provider = output_query_provider
         self.output_adapter = output_adapter

@@ -31,8 +31,11 @@ def fixture_config() -> TextClassifierConfig:
         num_cross_attention_heads=4,
         num_self_attention_heads=4,
         num_self_attention_layers_per_block=2,
+        init_scale=0.02,  # perceiver-io 0.11's fixed default, named in its saved config (ours scales with the width)
     )
-    decoder = ClassificationDecoderConfig(num_classes=3, num_output_query_channels=64, num_cross_attention_heads=4)
+    decoder = ClassificationDecoderConfig(
+        num_classes=3, num_output_query_channels=64, num_cross_attention_heads=4, init_scale=0.02
+    )
     return TextClassifierConfig(encoder, decoder, num_latents=16, num_latent_channels=64)
 
 

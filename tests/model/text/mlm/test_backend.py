@@ -27,8 +27,11 @@ def fixture_config() -> MaskedLanguageModelConfig:
             num_cross_attention_heads=4,
             num_self_attention_heads=4,
             num_self_attention_layers_per_block=2,
+            init_scale=0.02,  # perceiver-io 0.11's fixed default, named in its saved config (ours: width-scaled)
         ),
-        TextDecoderConfig(vocab_size=262, max_seq_len=64, num_cross_attention_heads=4, cross_attention_residual=False),
+        TextDecoderConfig(
+            vocab_size=262, max_seq_len=64, num_cross_attention_heads=4, cross_attention_residual=False, init_scale=0.02
+        ),
         num_latents=16,
         num_latent_channels=64,
     )

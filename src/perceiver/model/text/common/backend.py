@@ -15,6 +15,15 @@ from perceiver.model.core.utils import freeze
 
 @dataclass
 class TextEncoderConfig(EncoderConfig):
+    """Text encoder: token and learned position embeddings, then the Perceiver IO encoder.
+
+    :param vocab_size: size of the token vocabulary (the CLI links it from the data module's tokenizer).
+    :param max_seq_len: longest input in tokens (the CLI links it from the data module).
+    :param num_input_channels: width of the token and position embeddings.
+    :param params: encoder weights to start from: a masked LM's Lightning checkpoint (``.ckpt``) or Hugging Face
+        id or folder.
+    """
+
     vocab_size: int = 10003
     max_seq_len: int = 256
     num_input_channels: int = 64

@@ -21,6 +21,14 @@ from perceiver.model.text.common.backend import (  # noqa: F401 (TextEncoder: a 
 
 @dataclass
 class TextDecoderConfig(DecoderConfig):
+    """Masked LM decoder: one output query per input position, decoded to token logits.
+
+    :param num_output_query_channels: width of the output queries (null: the encoder's num_input_channels, with
+        the logits tied to the token embedding).
+    :param vocab_size: size of the token vocabulary (linked from the data module).
+    :param max_seq_len: number of output positions (linked from the data module).
+    """
+
     num_output_query_channels: int | None = None  # None: encoder.num_input_channels, output tied to the embedding
     vocab_size: int = 10003
     max_seq_len: int = 512

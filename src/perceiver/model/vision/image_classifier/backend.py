@@ -34,6 +34,16 @@ INPUT_ADAPTER_TYPES = ("fourier", "learned", "conv")
 
 @dataclass
 class ImageEncoderConfig(EncoderConfig):
+    """Image encoder: pixels and position features, then the Perceiver IO encoder.
+
+    :param image_shape: (height, width, channels) of the input images, channels last (linked from the data module).
+    :param num_frequency_bands: Fourier position features per spatial dimension ("fourier" and "conv" adapters).
+    :param input_adapter_type: "fourier" (pixels and Fourier features), "learned" (1x1 conv and a learned position
+        embedding) or "conv" (7x7 conv and max pooling, then Fourier features).
+    :param num_conv_channels: output channels of the adapter's convolution (null: 256 for "learned", 64 for "conv").
+    :param num_position_channels: channels of the learned position embedding ("learned").
+    """
+
     image_shape: tuple[int, int, int] = (224, 224, 3)
     num_frequency_bands: int = 32
     # Beyond perceiver-io 0.11 (whose saved configs lack these fields and so load as "fourier"):
