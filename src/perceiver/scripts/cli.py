@@ -35,6 +35,13 @@ from perceiver.scripts.ready_folder import add_ready_folder_argument, attach_rea
 from perceiver.scripts.resume import ExactResume
 
 TRAINER_CONFIG = str(Path(__file__).with_name("trainer.yaml"))
+
+# The links of the Perceiver AR task scripts: the cosine schedule spans the run, sizes come from the data.
+CAUSAL_SEQUENCE_LINKS = (
+    ("trainer.max_steps", "lr_scheduler.training_steps", "parse"),
+    ("data.max_seq_len", "model.max_seq_len", "instantiate"),
+    ("data.vocab_size", "model.vocab_size", "instantiate"),
+)
 SUBCOMMANDS = ("fit", "validate", "test")
 DEFAULT_SEED = 0  # every run is seeded (and so repeatable) unless --seed_everything says otherwise
 
@@ -203,9 +210,28 @@ class CLI(LightningCLI):
         kwargs.setdefault("parser_class", ArgumentParser)
         super().__init__(model_class, *args, parser_kwargs=parser_kwargs, **kwargs)
 
+    # What a task script declares (see perceiver/scripts/text/clm.py): the learning-rate schedule it offers, links
+    # from data-module attributes (or trainer settings) to model and schedule arguments, and its model defaults.
+    lr_scheduler_class: type | None = None
+    argument_links: tuple[tuple[str, str, str], ...] = ()  # (source, target, apply_on)
+    model_defaults: dict[str, Any] = {}
+
+    @classmethod
+    def for_task(
+        cls, model_class: type[LightningModule], datamodule_class: type, args: Any = None, run: bool = True
+    ) -> "CLI":
+        """The CLI of a task script: its model class, the base class of the data modules it takes (any subclass on
+        the command line), the command-line ``args`` (default ``sys.argv``)."""
+        return cls(model_class, datamodule_class, subclass_mode_data=True, description=cls.__doc__, args=args, run=run)
+
     def add_arguments_to_parser(self, parser: Any) -> None:
         super().add_arguments_to_parser(parser)
         add_ready_folder_argument(parser)
+        if self.lr_scheduler_class is not None:
+            parser.add_lr_scheduler_args(self.lr_scheduler_class)
+        for source, target, apply_on in self.argument_links:
+            parser.link_arguments(source, target, apply_on=apply_on)
+        parser.set_defaults(self.model_defaults)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         if args is None:

@@ -1,7 +1,5 @@
 """Train a Perceiver IO masked language model: ``python -m perceiver.scripts.text.mlm fit|validate|test ...``."""
 
-from lightning.pytorch.cli import LightningArgumentParser
-
 from perceiver.data.text import TextDataModule
 from perceiver.model.text.mlm.lightning import LitMaskedLanguageModel
 from perceiver.scripts.cli import CLI
@@ -23,36 +21,29 @@ ENCODER_DEFAULTS = {
 
 
 class MaskedLanguageModelCLI(CLI):
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        super().add_arguments_to_parser(parser)
-        parser.add_lr_scheduler_args(ConstantWithWarmupLR)
-        for target in ("model.encoder", "model.decoder"):
-            parser.link_arguments("data.vocab_size", f"{target}.vocab_size", apply_on="instantiate")
-            parser.link_arguments("data.max_seq_len", f"{target}.max_seq_len", apply_on="instantiate")
-        parser.set_defaults(
-            {
-                "model.num_latents": 256,
-                "model.num_latent_channels": 1280,
-                "model.num_predictions": 5,
-                **{f"model.encoder.{k}": v for k, v in ENCODER_DEFAULTS.items()},
-                "model.decoder.num_cross_attention_qk_channels": 256,
-                "model.decoder.num_cross_attention_v_channels": 768,
-                "model.decoder.num_cross_attention_heads": 8,
-                "model.decoder.cross_attention_residual": False,
-                "model.decoder.dropout": 0.1,
-            }
-        )
+    """Perceiver IO masked language model"""
+
+    lr_scheduler_class = ConstantWithWarmupLR
+    argument_links = tuple(
+        (f"data.{size}", f"{target}.{size}", "instantiate")
+        for target in ("model.encoder", "model.decoder")
+        for size in ("vocab_size", "max_seq_len")
+    )
+    model_defaults = {
+        "model.num_latents": 256,
+        "model.num_latent_channels": 1280,
+        "model.num_predictions": 5,
+        **{f"model.encoder.{k}": v for k, v in ENCODER_DEFAULTS.items()},
+        "model.decoder.num_cross_attention_qk_channels": 256,
+        "model.decoder.num_cross_attention_v_channels": 768,
+        "model.decoder.num_cross_attention_heads": 8,
+        "model.decoder.cross_attention_residual": False,
+        "model.decoder.dropout": 0.1,
+    }
 
 
 def main(args=None, run: bool = True) -> MaskedLanguageModelCLI:
-    return MaskedLanguageModelCLI(
-        LitMaskedLanguageModel,
-        TextDataModule,
-        subclass_mode_data=True,
-        description="Perceiver IO masked language model",
-        args=args,
-        run=run,
-    )
+    return MaskedLanguageModelCLI.for_task(LitMaskedLanguageModel, TextDataModule, args, run)
 
 
 if __name__ == "__main__":
