@@ -144,25 +144,12 @@ class ModelInfo:
         self.num_channels = num_channels
         self.num_layers = num_layers
         self.compute_estimator = compute_estimator
+        # the sequence sizes of the estimator
+        self.num_latents, self.num_prefix = compute_estimator.num_latents, compute_estimator.num_prefix
+        self.vocab_size, self.max_seq_len = compute_estimator.vocab_size, compute_estimator.max_seq_len
 
     def __repr__(self) -> str:
         return f"ModelInfo(num_channels={self.num_channels}, num_layers={self.num_layers})"
-
-    @property
-    def num_latents(self) -> int:
-        return self.compute_estimator.num_latents
-
-    @property
-    def num_prefix(self) -> int:
-        return self.compute_estimator.num_prefix
-
-    @property
-    def vocab_size(self) -> int:
-        return self.compute_estimator.vocab_size
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.compute_estimator.max_seq_len
 
     def _sizes(self) -> tuple[int, int, int, int, int]:
         return self.num_channels, self.num_layers, self.num_latents, self.num_prefix, self.vocab_size

@@ -121,6 +121,22 @@ class BackendModuleMixin:
         return to_hf_model(self.model)
 
 
+class LossStepsMixin:
+    """Training, validation and test steps of a module whose ``step(batch)`` returns the loss: logged as
+    ``train_loss``, ``val_loss`` and ``test_loss``."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = self.step(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.log("val_loss", self.step(batch), prog_bar=True, sync_dist=True)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.log("test_loss", self.step(batch), sync_dist=True)
+
+
 class LitPerceiverIO(
     BackendModuleMixin, ConfigHparamsMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule
 ):
@@ -251,13 +267,18 @@ class LitClassifier(LitPerceiverIO):
         self.log("test_acc", self.test_acc)
 
 
-class LitCausalSequenceModel(BackendModuleMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule):
+class LitCausalSequenceModel(
+    LossStepsMixin, BackendModuleMixin, CheckpointStepMixin, CompileBackendMixin, pl.LightningModule
+):
     """Base of Perceiver AR task modules (causal language model, symbolic audio model).
 
     Batches are ``(labels, input_ids, pad_mask)`` with labels the inputs shifted by one. The last ``max_latents``
-    positions of each training sequence are latents; the loss covers only them. Subclasses build ``self.model``
-    (a ``CausalSequenceModel``).
+    positions of each training sequence are latents; the loss covers only them. Subclasses name their backend
+    (a ``CausalSequenceModel``): ``backend_model_class``, built from ``backend_config_class.create(**hparams)``.
     """
+
+    backend_model_class: type[nn.Module] | None = None
+    backend_config_class: type | None = None
 
     def __init__(
         self,
@@ -319,6 +340,14 @@ class LitCausalSequenceModel(BackendModuleMixin, CheckpointStepMixin, CompileBac
         if max_grad_norm is not None and max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")
         self.save_hyperparameters()
+        if self.backend_model_class is not None:
+            self.model = self.backend_model_class(self.backend_config_class.create(**self.hparams))
+            if self.hparams.params is not None:
+                self.load_backend_params(self.hparams.params)
+
+    @property
+    def backend_config(self) -> Any:
+        return self.model.config
 
     @classmethod
     def create(cls, config: Any, **kwargs: Any) -> "LitCausalSequenceModel":
@@ -352,16 +381,3 @@ class LitCausalSequenceModel(BackendModuleMixin, CheckpointStepMixin, CompileBac
         logits = self(x, prefix_len=seq_len - max_latents, pad_mask=pad_mask).logits
         labels = labels[:, -logits.shape[1] :]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        loss = self.step(batch)
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        loss = self.step(batch)
-        self.log("val_loss", loss, prog_bar=True, sync_dist=True)
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        loss = self.step(batch)
-        self.log("test_loss", loss, sync_dist=True)

@@ -1,7 +1,5 @@
 """Lightning module of the symbolic audio model (Perceiver AR on MIDI tokens): next-token loss on the latents."""
 
-from typing import Any
-
 from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
 from perceiver.model.core.lightning import LitCausalSequenceModel, is_checkpoint  # noqa: F401 (0.11 name)
 
@@ -14,15 +12,8 @@ class LitSymbolicAudioModel(LitCausalSequenceModel):
     """Trains a :class:`SymbolicAudioModel`. Arguments are the ``SymbolicAudioModelConfig`` fields plus ``params``:
     initial weights from a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or folder."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.model = SymbolicAudioModel(SymbolicAudioModelConfig.create(**self.hparams))
-        if self.hparams.params is not None:
-            self.load_backend_params(self.hparams.params)
-
-    @property
-    def backend_config(self) -> SymbolicAudioModelConfig:
-        return self.model.config
+    backend_model_class = SymbolicAudioModel
+    backend_config_class = SymbolicAudioModelConfig
 
     def setup(self, stage: str | None = None) -> None:
         trainer = self._trainer

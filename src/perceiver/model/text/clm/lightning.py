@@ -22,15 +22,11 @@ class LitCausalLanguageModel(LitCausalSequenceModel):
     :param params: initial weights: a Lightning checkpoint (``.ckpt``) or a Hugging Face model id or folder.
     """
 
+    backend_model_class = CausalLanguageModel
+    backend_config_class = CausalLanguageModelConfig
+
     def __init__(self, *args: Any, validation_sample_num_tokens: int = 512, **kwargs: Any):
         super().__init__(*args, validation_sample_num_tokens=validation_sample_num_tokens, **kwargs)
-        self.model = CausalLanguageModel(CausalLanguageModelConfig.create(**self.hparams))
-        if self.hparams.params is not None:
-            self.load_backend_params(self.hparams.params)
-
-    @property
-    def backend_config(self) -> CausalLanguageModelConfig:
-        return self.model.config
 
     def _datamodule(self) -> Any:
         trainer = self._trainer

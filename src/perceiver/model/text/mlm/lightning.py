@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from perceiver.model.core.config import PerceiverIOConfig
-from perceiver.model.core.lightning import (
+from perceiver.model.core.lightning import (  # noqa: F401 (is_checkpoint: a perceiver-io 0.11 name)
     IGNORE_INDEX,
     LitPerceiverIO,
-    is_checkpoint,  # noqa: F401 (perceiver-io 0.11 name)
+    LossStepsMixin,
+    is_checkpoint,
     log_text,
 )
 from perceiver.model.text.common.backend import TextEncoderConfig
@@ -20,7 +21,7 @@ from perceiver.model.text.mlm.utils import MaskFiller  # noqa: F401 (perceiver-i
 torch.serialization.add_safe_globals([TextEncoderConfig, TextDecoderConfig])
 
 
-class LitMaskedLanguageModel(LitPerceiverIO):
+class LitMaskedLanguageModel(LossStepsMixin, LitPerceiverIO):
     encoder_config_class = TextEncoderConfig
     decoder_config_class = TextDecoderConfig
 
@@ -51,17 +52,6 @@ class LitMaskedLanguageModel(LitPerceiverIO):
         labels, x, pad_mask = batch
         logits = self(x, pad_mask)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        loss = self.step(batch)
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self.log("val_loss", self.step(batch), prog_bar=True, sync_dist=True)
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self.log("test_loss", self.step(batch), sync_dist=True)
 
     def setup(self, stage: str | None = None) -> None:
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
