@@ -4,12 +4,13 @@ import math
 
 import pytest
 
-from perceiver.demo import CosineSchedule, cpu_has_native_bf16, default_precision, main, parse_args
+from perceiver.demo import main, parse_args
+from perceiver.demo_support import CosineSchedule, cpu_has_native_bf16, default_precision
 
 
 def test_cosine_schedule_follows_steps_or_time_whichever_is_faster(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("perceiver.demo.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("perceiver.demo_support.time.monotonic", lambda: clock[0])
     schedule = CosineSchedule(lr=1.0, steps=100, minutes=1.0, warmup_steps=4, min_fraction=0.1)
     schedule.on_train_start(None, None)
     assert [schedule.factor(s) for s in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
@@ -38,9 +39,9 @@ def test_precision_policy(tmp_path, monkeypatch):
     assert not cpu_has_native_bf16(str(cpuinfo))
     assert not cpu_has_native_bf16(str(tmp_path / "missing"))  # no /proc (macOS, Windows): fp32
 
-    monkeypatch.setattr("perceiver.demo.cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr("perceiver.demo_support.cpu_has_native_bf16", lambda: True)
     assert default_precision("cpu") == "bf16-mixed"
-    monkeypatch.setattr("perceiver.demo.cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr("perceiver.demo_support.cpu_has_native_bf16", lambda: False)
     assert default_precision("cpu") == "32-true"
     assert parse_args(["--precision=bf16-mixed"]).precision == "bf16-mixed"  # the override
     assert parse_args([]).precision == "32-true"
