@@ -14,6 +14,7 @@ from pathlib import Path
 from benchmarks.common import RESULTS_DIR, machine
 
 ROOT = Path(__file__).parents[1]
+NOTES_MARKER = "<!-- notes below are kept by make bench -->"
 SUITE = {
     "attention": "SDPA attention against naive einsum attention (the way perceiver-io 0.11 and `transformers` compute)",
     "mlm": "Masked LM (MLM-S) against `transformers`' PerceiverForMaskedLM",
@@ -101,7 +102,9 @@ def main() -> None:
             results[name] = json.loads(path.read_text())
     (RESULTS_DIR / "all.json").write_text(json.dumps(results, indent=2))
     out = ROOT / "docs" / "performance.md"
-    out.write_text(render(results, seconds))
+    # hand-written notes below the marker (comparisons across sessions, GPU runs) survive a new run
+    notes = out.read_text().partition(NOTES_MARKER)[2] if out.exists() else ""
+    out.write_text(render(results, seconds) + (f"\n{NOTES_MARKER}{notes}" if notes else ""))
     print(f"\nwrote {out} and {RESULTS_DIR / 'all.json'}")
 
 
