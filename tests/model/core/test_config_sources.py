@@ -49,7 +49,7 @@ def test_causal_sequence_lightning_module_takes_exactly_the_config_fields():
 
 def test_perceiver_io_lightning_module_takes_exactly_the_config_fields():
     module = signature_defaults(LitPerceiverIO.__init__, {"self"})
-    config = {f.name: f.default for f in dataclasses.fields(PerceiverIOConfig)}
+    config = field_defaults(PerceiverIOConfig)
     assert module.keys() - {"params", "compile"} == config.keys()
     for name, default in config.items():
         if default is not dataclasses.MISSING:
